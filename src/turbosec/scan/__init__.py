@@ -1,0 +1,1 @@
+"""The build gate: scanner adapters, report importers, runner and policy."""

@@ -1,0 +1,66 @@
+"""The scanner seam: what every scanner adapter implements.
+
+An adapter knows which files make it applicable, how to run its program (argument list,
+environment, timeout, offline flags), how to learn the program's version, and how to turn
+the program's output into :class:`~turbosec.core.finding.Finding` objects.  Adapters never
+import the scanner: it always runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from turbosec.core.config import ScannerConfig
+from turbosec.core.finding import Category, Finding
+from turbosec.scan.target import Target
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How to run a scanner once."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)  # added to the inherited environment
+    ok_returncodes: frozenset[int] = frozenset({0})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    duration_s: float
+
+
+class Scanner(abc.ABC):
+    """One external security scanner."""
+
+    name: ClassVar[str]
+    program: ClassVar[str]
+    category: ClassVar[Category]
+    description: ClassVar[str] = ""
+    install_hint: ClassVar[str] = "pip install 'turbosec[scanners]'"
+
+    @abc.abstractmethod
+    def applicable(self, target: Target) -> bool:
+        """True when the target holds files this scanner understands."""
+
+    @abc.abstractmethod
+    def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
+        """The command to run; ``executable`` is the resolved program path."""
+
+    @abc.abstractmethod
+    def parse(self, result: RunResult, target: Target) -> list[Finding]:
+        """Turn the program's output into findings; raise ParseError on output it cannot read."""
+
+    def version_argv(self, executable: str) -> tuple[str, ...]:
+        return (executable, "--version")
+
+    def parse_version(self, output: str) -> str | None:
+        match = re.search(r"(\d+\.\d+(?:\.\d+)?(?:[.\-+]?[0-9A-Za-z.]+)?)", output)
+        return match.group(1) if match else None

@@ -1,0 +1,139 @@
+"""What is being scanned: a repository root and the files in it, minus exclusions."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+# Directories no scanner should descend into when the tree is not a git work tree.
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
+     ".mypy_cache", ".ruff_cache", ".pytest_cache", ".turbosec", "dist", "build", ".eggs"}
+)
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a gitignore-like glob into a regex over repository-relative POSIX paths.
+
+    ``*`` stays within one path segment, ``**`` crosses segments, a pattern without ``/``
+    matches a file or directory name at any depth, and a match on a directory covers
+    everything below it.
+    """
+    pat = pattern.strip().rstrip("/")
+    anchored = "/" in pat
+    pat = pat.lstrip("/")
+    out = []
+    i = 0
+    while i < len(pat):
+        c = pat[i]
+        if pat.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pat.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    body = "".join(out)
+    prefix = "^" if anchored else "^(?:.*/)?"
+    return re.compile(prefix + body + "(?:/.*)?$")
+
+
+@dataclass(frozen=True)
+class PathFilter:
+    patterns: tuple[str, ...] = ()
+    _compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", tuple(glob_to_regex(p) for p in self.patterns))
+
+    def excluded(self, relpath: str) -> bool:
+        return any(rx.match(relpath) for rx in self._compiled)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A repository (or any directory) to scan."""
+
+    root: Path
+    exclude: PathFilter = PathFilter()
+
+    @classmethod
+    def open(cls, root: Path, exclude: Iterable[str] = ()) -> Target:
+        return cls(root=root.resolve(), exclude=PathFilter(tuple(exclude)))
+
+    @cached_property
+    def files(self) -> tuple[str, ...]:
+        """Repository-relative POSIX paths of the files to consider, sorted."""
+        listed = self._git_files()
+        if listed is None:
+            listed = self._walk_files()
+        return tuple(sorted(p for p in listed if not self.exclude.excluded(p)))
+
+    def _git_files(self) -> list[str] | None:
+        if not (self.root / ".git").exists():
+            return None
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(self.root), "ls-files", "-z", "--cached", "--others",
+                 "--exclude-standard"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if proc.returncode != 0:
+            return None
+        names = [n for n in proc.stdout.decode("utf-8", "replace").split("\0") if n]
+        return [n for n in names if (self.root / n).is_file()]
+
+    def _walk_files(self) -> list[str]:
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames:
+                found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+        return found
+
+    def matching(self, *, suffixes: Iterable[str] = (), names: Iterable[str] = (),
+                 under: str | None = None) -> list[str]:
+        suffix_t = tuple(suffixes)
+        name_set = set(names)
+        out = []
+        for path in self.files:
+            if under is not None and not path.startswith(under):
+                continue
+            base = path.rsplit("/", 1)[-1]
+            if (suffix_t and base.endswith(suffix_t)) or base in name_set:
+                out.append(path)
+        return out
+
+    def relpath(self, reported: str) -> str:
+        """Turn a path as a tool printed it into a repository-relative POSIX path."""
+        text = reported.replace("\\", "/")
+        if text.startswith("file://"):
+            text = text[len("file://"):]
+        p = Path(text)
+        if p.is_absolute():
+            try:
+                return p.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                return p.as_posix()
+        rel = PurePosixPath(text).as_posix()
+        while rel.startswith("./"):
+            rel = rel[2:]
+        return rel
