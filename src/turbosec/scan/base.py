@@ -30,6 +30,14 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Parsed:
+    """What a scanner's output held: findings, and warnings about files it could not scan."""
+
+    findings: list[Finding]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RunResult:
     returncode: int
     stdout: bytes
@@ -45,6 +53,8 @@ class Scanner(abc.ABC):
     category: ClassVar[Category]
     description: ClassVar[str] = ""
     install_hint: ClassVar[str] = "pip install 'turbosec[scanners]'"
+    # False for scanners that need an online service: they run only when enabled in config.
+    enabled_by_default: ClassVar[bool] = True
 
     @abc.abstractmethod
     def applicable(self, target: Target) -> bool:
@@ -55,8 +65,13 @@ class Scanner(abc.ABC):
         """The command to run; ``executable`` is the resolved program path."""
 
     @abc.abstractmethod
-    def parse(self, result: RunResult, target: Target) -> list[Finding]:
-        """Turn the program's output into findings; raise ParseError on output it cannot read."""
+    def parse(self, result: RunResult, target: Target) -> Parsed:
+        """Turn the program's output into findings.
+
+        Raise :class:`~turbosec.core.errors.ParseError` on output it cannot read, and
+        :class:`~turbosec.core.errors.ScannerError` when the output says the tool could not
+        do its job (for example: packages it could not audit).
+        """
 
     def version_argv(self, executable: str) -> tuple[str, ...]:
         return (executable, "--version")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
+from turbosec.core.fingerprint import FileLines
+
 # Directories no scanner should descend into when the tree is not a git work tree.
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
@@ -121,6 +123,22 @@ class Target:
             if (suffix_t and base.endswith(suffix_t)) or base in name_set:
                 out.append(path)
         return out
+
+    @cached_property
+    def lines(self) -> FileLines:
+        """Cached reader of repository files' lines (shared with fingerprinting)."""
+        return FileLines(self.root)
+
+    def snippet(self, path: str, start: int | None, end: int | None = None,
+                max_lines: int = 10) -> str | None:
+        """The text of lines ``start..end`` (1-based, inclusive) of a repository file."""
+        if not start:
+            return None
+        content = self.lines(path)
+        if content is None or start > len(content):
+            return None
+        last = min(max(end or start, start), len(content), start + max_lines - 1)
+        return "\n".join(content[start - 1 : last])
 
     def relpath(self, reported: str) -> str:
         """Turn a path as a tool printed it into a repository-relative POSIX path."""
