@@ -1,0 +1,206 @@
+"""``turbosec scan``: the build gate."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from turbosec.cli.progress import LiveProgress, PlainProgress
+from turbosec.cli.state import AppState, is_ci
+from turbosec.core.config import load_config
+from turbosec.core.errors import TurbosecError, UsageError
+from turbosec.core.report import ScanReport
+from turbosec.report import registry as formatter_registry
+from turbosec.report.console import render_summary
+from turbosec.scan.runner import ScanRequest, run_scan, select_scanners
+from turbosec.scan.target import Target
+
+_THRESHOLDS = ("critical", "high", "medium", "low", "info", "never")
+
+
+def plan_outputs(formats: list[str], outputs: list[str]) -> list[tuple[str, str | None]]:
+    """Pair --format and --output options: ``[(format, path or None for stdout)]``.
+
+    Formats and outputs pair up in order; an output without a format takes it from its
+    file extension; a format without an output goes to standard output (only one can).
+    """
+    known = formatter_registry()
+    for fmt in formats:
+        if fmt not in known:
+            raise UsageError(f"unknown output format '{fmt}'",
+                             hint="choose from: " + ", ".join(sorted(known)))
+    plan: list[tuple[str, str | None]] = []
+    for i, out in enumerate(outputs):
+        if i < len(formats):
+            fmt = formats[i]
+        else:
+            fmt = _format_from_extension(out, known)
+        plan.append((fmt, None if out == "-" else out))
+    for fmt in formats[len(outputs):]:
+        plan.append((fmt, None))
+    if sum(1 for _, path in plan if path is None) > 1:
+        raise UsageError(
+            "more than one format would be written to standard output",
+            hint="give each --format its own --output FILE",
+        )
+    return plan
+
+
+def _format_from_extension(path: str, known: dict[str, type]) -> str:
+    name = path.lower()
+    best: tuple[int, str] | None = None
+    for fmt, cls in known.items():
+        for ext in getattr(cls, "extensions", ()):
+            if name.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), fmt)
+    if best is None:
+        raise UsageError(
+            f"cannot tell the format of output '{path}' from its extension",
+            hint="add --format FORMAT before it (sarif, junit, json, markdown)",
+        )
+    return best[1]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def scan(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Repository root to scan.")] = Path("."),
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="Output format: sarif, junit, json, markdown. Repeatable."),
+    ] = None,
+    outputs: Annotated[
+        list[str] | None,
+        typer.Option("--output", "-o",
+                     help="Output file, paired in order with --format ('-' for stdout). Repeatable."),
+    ] = None,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option("--import", "-i",
+                     help="Report file from another tool (SARIF, Trivy, Gitleaks, osv-scanner); "
+                     "FORMAT:FILE forces the format. Repeatable."),
+    ] = None,
+    no_scanners: Annotated[
+        bool, typer.Option("--no-scanners", help="Run no scanner; only import reports.")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--scanner", "-s", help="Run only this scanner. Repeatable.")
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option("--skip", help="Do not run this scanner. Repeatable.")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Override the fail threshold: " + ", ".join(_THRESHOLDS)),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Findings listed in the summary.", min=0)] = 10,
+    annotations: Annotated[
+        bool | None,
+        typer.Option("--annotations/--no-annotations",
+                     help="GitHub Actions annotations (default: on when GITHUB_ACTIONS=true)."),
+    ] = None,
+) -> int:
+    """Run the security scanners, apply the policy, write reports.
+
+    Exit code 0 when the gate passes, 1 when it fails, 2 when a scanner or the input failed.
+    """
+    state: AppState = ctx.obj
+    plan = plan_outputs(list(formats or []), list(outputs or []))
+    loaded = load_config(state.config_path, path)
+    config = loaded.config
+    if fail_on is not None:
+        if fail_on not in _THRESHOLDS:
+            raise UsageError(f"unknown --fail-on value '{fail_on}'",
+                             hint="choose from: " + ", ".join(_THRESHOLDS))
+        config = config.model_copy(update={"fail_on": fail_on})
+
+    request = ScanRequest(
+        root=path,
+        config=config,
+        only=tuple(only or ()),
+        skip=tuple(skip or ()),
+        imports=tuple(imports or ()),
+        no_scanners=no_scanners,
+    )
+    to_stdout = any(p is None for _, p in plan)
+    # The human summary goes to stderr when a machine format owns stdout.
+    human = state.console(stderr=to_stdout)
+    progress_console = state.console(stderr=True)
+    if state.verbose and loaded.source:
+        progress_console.print(f"configuration: {loaded.source}", markup=False)
+
+    if path.is_dir() and not is_ci() and progress_console.is_terminal and not state.quiet:
+        names = [s.name for s in select_scanners(request, Target.open(path, config.exclude))[0]]
+        listener: LiveProgress | PlainProgress = LiveProgress(progress_console, names)
+    else:
+        listener = PlainProgress(progress_console, quiet=state.quiet)
+    with listener:
+        outcome = run_scan(request, listener)
+    report = outcome.report
+
+    if state.verbose:
+        for tool in report.tools:
+            if tool.command:
+                progress_console.print(f"{tool.name}: {' '.join(tool.command)}", markup=False)
+    for warning in outcome.warnings:
+        progress_console.print(f"warning: {warning}", markup=False)
+
+    _write_outputs(plan, report)
+    if annotations or (annotations is None and os.environ.get("GITHUB_ACTIONS") == "true"):
+        from turbosec.report.github import annotations as gh_annotations
+
+        for line in gh_annotations(report):
+            typer.echo(line)
+
+    if state.quiet:
+        _print_verdict_line(human, report)
+    else:
+        render_summary(report, human, top=top)
+    for failure in outcome.failures:
+        state.report_error(failure)
+    return outcome.exit_code
+
+
+def _write_outputs(plan: list[tuple[str, str | None]], report: ScanReport) -> None:
+    known = formatter_registry()
+    for fmt, dest in plan:
+        text = known[fmt]().render(report)
+        if dest is None:
+            typer.echo(text, nl=not text.endswith("\n"))
+        else:
+            try:
+                write_atomically(Path(dest), text)
+            except OSError as exc:
+                raise TurbosecError(
+                    f"cannot write the {fmt} report: {exc.strerror}",
+                    where=dest,
+                    hint="check that the directory exists and is writable",
+                ) from exc
+
+
+def _print_verdict_line(console: object, report: ScanReport) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console)
+    verdict = report.verdict
+    if verdict is None:
+        return
+    status = "PASSED" if verdict.passed else "FAILED"
+    detail = "; ".join(verdict.reasons)
+    console.print(f"turbosec: {status} ({len(report.findings)} findings){': ' + detail if detail else ''}",
+                  markup=False)
