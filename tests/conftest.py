@@ -24,7 +24,9 @@ def sarif_schema() -> dict[str, object]:
     import json
 
     if not SARIF_SCHEMA.is_file():
-        pytest.fail(f"the SARIF 2.1.0 schema is missing at {SARIF_SCHEMA}; the shared/ folder must "
-                    "sit next to the repository")
+        pytest.fail(
+            f"the SARIF 2.1.0 schema is missing at {SARIF_SCHEMA}; the shared/ folder must "
+            "sit next to the repository"
+        )
     data: dict[str, object] = json.loads(SARIF_SCHEMA.read_text())
     return data

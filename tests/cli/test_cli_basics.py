@@ -15,12 +15,20 @@ from turbosec.cli.main import run
 TURBOSEC = str(Path(sys.executable).parent / "turbosec")
 
 
-def _cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("GITHUB_ACTIONS", None)
-    return subprocess.run([TURBOSEC, *args], capture_output=True, text=True, cwd=cwd,
-                          env=full_env, timeout=timeout, check=False)
+    return subprocess.run(
+        [TURBOSEC, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_version() -> None:

@@ -32,12 +32,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     env["NO_COLOR"] = "1"
     out = base / "out"
     proc = subprocess.run(
-        [TURBOSEC, "scan", str(app),
-         "--format", "sarif", "--output", str(out / "report.sarif"),
-         "--output", str(out / "junit.xml"),
-         "--output", str(out / "report.json"),
-         "--output", str(out / "comment.md")],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
+        [
+            TURBOSEC,
+            "scan",
+            str(app),
+            "--format",
+            "sarif",
+            "--output",
+            str(out / "report.sarif"),
+            "--output",
+            str(out / "junit.xml"),
+            "--output",
+            str(out / "report.json"),
+            "--output",
+            str(out / "comment.md"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
     )
     return {"proc": proc, "out": out, "app": app}
 
@@ -63,7 +77,9 @@ def test_every_scanner_found_something(demo_run: dict[str, object]) -> None:
         assert tool in tools, f"no finding from {tool}"
     statuses = {t["name"]: t["status"] for t in report["tools"]}
     assert statuses["pip-audit"] == "skipped"
-    assert all(statuses[t] == "ok" for t in ("bandit", "semgrep", "detect-secrets", "checkov", "zizmor"))
+    assert all(
+        statuses[t] == "ok" for t in ("bandit", "semgrep", "detect-secrets", "checkov", "zizmor")
+    )
     assert report["verdict"]["passed"] is False
     assert any(f["severity"] == "critical" for f in report["findings"])
     fps = [f["fingerprint"] for f in report["findings"]]
@@ -73,8 +89,11 @@ def test_every_scanner_found_something(demo_run: dict[str, object]) -> None:
 def test_no_secret_leaks_into_any_output(demo_run: dict[str, object]) -> None:
     out = demo_run["out"]
     assert isinstance(out, Path)
-    secrets = ["AKIAQ4DEMOFAKEKEY7XZ", "ghp_DemoFakeToken0123456789abcdefghijklmn",
-               "hQ9v+demo/Fake+Secret+Key+0123456789abcdEF"]
+    secrets = [
+        "AKIAQ4DEMOFAKEKEY7XZ",
+        "ghp_DemoFakeToken0123456789abcdefghijklmn",
+        "hQ9v+demo/Fake+Secret+Key+0123456789abcdEF",
+    ]
     proc = demo_run["proc"]
     assert isinstance(proc, subprocess.CompletedProcess)
     for name in ("report.sarif", "junit.xml", "report.json", "comment.md"):
@@ -104,7 +123,9 @@ def test_junit_and_markdown(demo_run: dict[str, object]) -> None:
     assert "critical" in md.lower()
 
 
-def test_fingerprints_stable_after_inserting_lines(demo_run: dict[str, object], tmp_path: Path) -> None:
+def test_fingerprints_stable_after_inserting_lines(
+    demo_run: dict[str, object], tmp_path: Path
+) -> None:
     out, app = demo_run["out"], demo_run["app"]
     assert isinstance(out, Path) and isinstance(app, Path)
     before = json.loads((out / "report.json").read_text())
@@ -113,14 +134,34 @@ def test_fingerprints_stable_after_inserting_lines(demo_run: dict[str, object], 
     env = dict(os.environ, NO_COLOR="1")
     env.pop("GITHUB_ACTIONS", None)
     proc = subprocess.run(
-        [TURBOSEC, "-q", "scan", str(app), "--scanner", "semgrep", "--scanner", "bandit",
-         "-o", str(tmp_path / "after.json")],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
+        [
+            TURBOSEC,
+            "-q",
+            "scan",
+            str(app),
+            "--scanner",
+            "semgrep",
+            "--scanner",
+            "bandit",
+            "-o",
+            str(tmp_path / "after.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr
     after = json.loads((tmp_path / "after.json").read_text())
-    sast_before = {f["fingerprint"] for f in before["findings"]
-                   if f["location"] and f["location"]["path"] == "app.py"}
-    sast_after = {f["fingerprint"] for f in after["findings"]
-                  if f["location"] and f["location"]["path"] == "app.py"}
+    sast_before = {
+        f["fingerprint"]
+        for f in before["findings"]
+        if f["location"] and f["location"]["path"] == "app.py"
+    }
+    sast_after = {
+        f["fingerprint"]
+        for f in after["findings"]
+        if f["location"] and f["location"]["path"] == "app.py"
+    }
     assert sast_before and sast_before == sast_after

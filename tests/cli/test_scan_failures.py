@@ -28,15 +28,22 @@ def _fake(bin_dir: Path, name: str, body: str) -> Path:
     return exe
 
 
-def _scan(proj: Path, bin_dir: Path | None, *args: str, timeout: float = 120
-          ) -> subprocess.CompletedProcess[str]:
+def _scan(
+    proj: Path, bin_dir: Path | None, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("GITHUB_ACTIONS", None)
     env["NO_COLOR"] = "1"
     if bin_dir is not None:
         env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([TURBOSEC, "scan", str(proj), *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        [TURBOSEC, "scan", str(proj), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_crashing_scanner_exits_2_and_names_it(tmp_path: Path) -> None:
@@ -76,7 +83,7 @@ def test_hanging_scanner_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     proj = _project(tmp_path)
     (proj / "turbosec.toml").write_text("[scanners.bandit]\ntimeout = 1\n")
     bin_dir = tmp_path / "bin"
-    _fake(bin_dir, "bandit", "#!/bin/sh\ncase \"$1\" in --version) echo 1.0;; *) sleep 60;; esac\n")
+    _fake(bin_dir, "bandit", '#!/bin/sh\ncase "$1" in --version) echo 1.0;; *) sleep 60;; esac\n')
     proc = _scan(proj, bin_dir, "--scanner", "bandit", timeout=50)
     assert proc.returncode == 2
     assert "timed out after 1 s" in proc.stderr

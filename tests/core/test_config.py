@@ -32,7 +32,8 @@ def test_turbosec_toml_wins_over_pyproject(tmp_path: Path) -> None:
 
 def test_pyproject_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.turbosec]\nexclude = ["tests/**"]\n[tool.turbosec.scanners.detect-secrets]\noptional = true\n'
+        '[tool.turbosec]\nexclude = ["tests/**"]\n'
+        "[tool.turbosec.scanners.detect-secrets]\noptional = true\n"
     )
     cfg = load_config(None, tmp_path).config
     assert cfg.exclude == ("tests/**",)
@@ -65,5 +66,5 @@ def test_explicit_missing_config(tmp_path: Path) -> None:
 
 def test_max_counts_must_be_non_negative(tmp_path: Path) -> None:
     (tmp_path / "turbosec.toml").write_text("[max]\nhigh = -1\n")
-    with pytest.raises(ConfigError, match="max.high"):
+    with pytest.raises(ConfigError, match=r"max\.high"):
         load_config(None, tmp_path)

@@ -32,11 +32,15 @@ def _finding(line: int, rule: str = "cmd-injection", path: str = "app.py") -> Fi
 
 def _fp(lines: list[str], flagged: list[int], rule: str = "cmd-injection") -> list[str]:
     reader = {"app.py": lines}.get
-    return [f.fingerprint for f in assign_fingerprints([_finding(n, rule) for n in flagged], reader)]
+    return [
+        f.fingerprint for f in assign_fingerprints([_finding(n, rule) for n in flagged], reader)
+    ]
 
 
 @settings(max_examples=200)
-@given(before=st.lists(code_line, max_size=20), inserted=st.lists(code_line, min_size=1, max_size=30))
+@given(
+    before=st.lists(code_line, max_size=20), inserted=st.lists(code_line, min_size=1, max_size=30)
+)
 def test_inserting_lines_above_keeps_fingerprint(before: list[str], inserted: list[str]) -> None:
     lines = [*before, VULN, "x = 1"]
     moved = [*inserted, *before, VULN, "x = 1"]
@@ -102,7 +106,9 @@ def test_fingerprint_falls_back_to_snippet_when_file_is_absent() -> None:
         category=Category.SAST,
         location=Location(path="gone.py", start_line=3, snippet="eval( x )"),
     )
-    g = Finding(**{**_as_kwargs(f), "location": Location(path="gone.py", start_line=90, snippet="eval(x)")})
+    g = Finding(
+        **{**_as_kwargs(f), "location": Location(path="gone.py", start_line=90, snippet="eval(x)")}
+    )
     fps = assign_fingerprints([f], lambda p: None), assign_fingerprints([g], lambda p: None)
     assert fps[0][0].fingerprint == fps[1][0].fingerprint
     assert len(fps[0][0].fingerprint) == 32

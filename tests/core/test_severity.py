@@ -7,8 +7,17 @@ from turbosec.core.severity import Severity
 
 @pytest.mark.parametrize(
     ("score", "expected"),
-    [(10.0, "critical"), (9.0, "critical"), (8.9, "high"), (7.0, "high"), (6.9, "medium"),
-     (4.0, "medium"), (3.9, "low"), (0.1, "low"), (0.0, "info")],
+    [
+        (10.0, "critical"),
+        (9.0, "critical"),
+        (8.9, "high"),
+        (7.0, "high"),
+        (6.9, "medium"),
+        (4.0, "medium"),
+        (3.9, "low"),
+        (0.1, "low"),
+        (0.0, "info"),
+    ],
 )
 def test_cvss_ratings(score: float, expected: str) -> None:
     assert Severity.from_cvss(score).label == expected

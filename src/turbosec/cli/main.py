@@ -44,11 +44,19 @@ def main(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Configuration file (turbosec.toml or pyproject.toml).",
-                     dir_okay=False),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file (turbosec.toml or pyproject.toml).",
+            dir_okay=False,
+        ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail, tracebacks.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict and errors.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail, tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the verdict and errors.")
+    ] = False,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")
     ] = False,

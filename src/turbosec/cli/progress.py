@@ -57,15 +57,24 @@ class LiveProgress:
         self._state: dict[str, tuple[str, float, ToolRun | None]] = {
             n: ("waiting", 0.0, None) for n in names
         }
-        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=False,
-                          get_renderable=self._render)
+        self._live = Live(
+            self._render(),
+            console=console,
+            refresh_per_second=8,
+            transient=False,
+            get_renderable=self._render,
+        )
 
     def __enter__(self) -> LiveProgress:
         self._live.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._live.__exit__(exc_type, exc, tb)
 
     def started(self, name: str) -> None:
@@ -84,11 +93,15 @@ class LiveProgress:
         for name, (state, since, run) in items:
             if run is not None:
                 if run.status is ToolStatus.FAILED:
-                    table.add_row(f"[red]✗[/red] {name}", "[red]failed[/red]",
-                                  f"{run.duration_s:.1f}s")
+                    table.add_row(
+                        f"[red]✗[/red] {name}", "[red]failed[/red]", f"{run.duration_s:.1f}s"
+                    )
                 else:
-                    table.add_row(f"[green]✓[/green] {name}", f"{run.findings} finding(s)",
-                                  f"{run.duration_s:.1f}s")
+                    table.add_row(
+                        f"[green]✓[/green] {name}",
+                        f"{run.findings} finding(s)",
+                        f"{run.duration_s:.1f}s",
+                    )
             elif state == "running":
                 table.add_row(f"[yellow]…[/yellow] {name}", "running", f"{now - since:.1f}s")
             else:

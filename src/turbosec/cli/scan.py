@@ -31,16 +31,14 @@ def plan_outputs(formats: list[str], outputs: list[str]) -> list[tuple[str, str 
     known = formatter_registry()
     for fmt in formats:
         if fmt not in known:
-            raise UsageError(f"unknown output format '{fmt}'",
-                             hint="choose from: " + ", ".join(sorted(known)))
+            raise UsageError(
+                f"unknown output format '{fmt}'", hint="choose from: " + ", ".join(sorted(known))
+            )
     plan: list[tuple[str, str | None]] = []
     for i, out in enumerate(outputs):
-        if i < len(formats):
-            fmt = formats[i]
-        else:
-            fmt = _format_from_extension(out, known)
+        fmt = formats[i] if i < len(formats) else _format_from_extension(out, known)
         plan.append((fmt, None if out == "-" else out))
-    for fmt in formats[len(outputs):]:
+    for fmt in formats[len(outputs) :]:
         plan.append((fmt, None))
     if sum(1 for _, path in plan if path is None) > 1:
         raise UsageError(
@@ -82,18 +80,26 @@ def scan(
     path: Annotated[Path, typer.Argument(help="Repository root to scan.")] = Path("."),
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help="Output format: sarif, junit, json, markdown. Repeatable."),
+        typer.Option(
+            "--format", "-f", help="Output format: sarif, junit, json, markdown. Repeatable."
+        ),
     ] = None,
     outputs: Annotated[
         list[str] | None,
-        typer.Option("--output", "-o",
-                     help="Output file, paired in order with --format ('-' for stdout). Repeatable."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file, paired in order with --format ('-' for stdout). Repeatable.",
+        ),
     ] = None,
     imports: Annotated[
         list[str] | None,
-        typer.Option("--import", "-i",
-                     help="Report file from another tool (SARIF, Trivy, Gitleaks, osv-scanner); "
-                     "FORMAT:FILE forces the format. Repeatable."),
+        typer.Option(
+            "--import",
+            "-i",
+            help="Report file from another tool (SARIF, Trivy, Gitleaks, osv-scanner); "
+            "FORMAT:FILE forces the format. Repeatable.",
+        ),
     ] = None,
     no_scanners: Annotated[
         bool, typer.Option("--no-scanners", help="Run no scanner; only import reports.")
@@ -111,8 +117,10 @@ def scan(
     top: Annotated[int, typer.Option("--top", help="Findings listed in the summary.", min=0)] = 10,
     annotations: Annotated[
         bool | None,
-        typer.Option("--annotations/--no-annotations",
-                     help="GitHub Actions annotations (default: on when GITHUB_ACTIONS=true)."),
+        typer.Option(
+            "--annotations/--no-annotations",
+            help="GitHub Actions annotations (default: on when GITHUB_ACTIONS=true).",
+        ),
     ] = None,
 ) -> int:
     """Run the security scanners, apply the policy, write reports.
@@ -125,8 +133,10 @@ def scan(
     config = loaded.config
     if fail_on is not None:
         if fail_on not in _THRESHOLDS:
-            raise UsageError(f"unknown --fail-on value '{fail_on}'",
-                             hint="choose from: " + ", ".join(_THRESHOLDS))
+            raise UsageError(
+                f"unknown --fail-on value '{fail_on}'",
+                hint="choose from: " + ", ".join(_THRESHOLDS),
+            )
         config = config.model_copy(update={"fail_on": fail_on})
 
     request = ScanRequest(
@@ -202,5 +212,7 @@ def _print_verdict_line(console: object, report: ScanReport) -> None:
         return
     status = "PASSED" if verdict.passed else "FAILED"
     detail = "; ".join(verdict.reasons)
-    console.print(f"turbosec: {status} ({len(report.findings)} findings){': ' + detail if detail else ''}",
-                  markup=False)
+    console.print(
+        f"turbosec: {status} ({len(report.findings)} findings){': ' + detail if detail else ''}",
+        markup=False,
+    )

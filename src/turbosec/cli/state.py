@@ -28,8 +28,9 @@ class AppState:
     def console(self, *, stderr: bool = False) -> Console:
         if stderr:
             if self._err is None:
-                self._err = Console(stderr=True, no_color=self.color_disabled,
-                                    highlight=False, soft_wrap=False)
+                self._err = Console(
+                    stderr=True, no_color=self.color_disabled, highlight=False, soft_wrap=False
+                )
             return self._err
         if self._out is None:
             self._out = Console(no_color=self.color_disabled, highlight=False)
@@ -43,8 +44,10 @@ class AppState:
         if isinstance(exc, TurbosecError):
             text = exc.diagnostics()
         else:
-            text = (f"internal error: {type(exc).__name__}: {exc}\n"
-                    "Hint: run again with -v for the traceback and report it as a bug.")
+            text = (
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "Hint: run again with -v for the traceback and report it as a bug."
+            )
         err.print(f"[bold red]error:[/bold red] {_escape(text)}")
 
 

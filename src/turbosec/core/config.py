@@ -35,7 +35,9 @@ class ScannerConfig(_Strict):
         default=False, description="a failure of this scanner is a warning, not exit 2"
     )
     timeout: float = Field(default=600.0, gt=0, le=86_400, description="seconds")
-    executable: str | None = Field(default=None, description="program to run instead of PATH lookup")
+    executable: str | None = Field(
+        default=None, description="program to run instead of PATH lookup"
+    )
     args: tuple[str, ...] = Field(default=(), description="extra arguments appended to the command")
     rules: tuple[str, ...] = Field(
         default=(), description="semgrep: rule files/dirs instead of the bundled pack"
@@ -77,7 +79,8 @@ class Config(_Strict):
     """The effective turbosec configuration."""
 
     fail_on: Threshold = Field(
-        default="critical", description="lowest severity that fails the gate ('never' to report only)"
+        default="critical",
+        description="lowest severity that fails the gate ('never' to report only)",
     )
     fail_on_category: CategoryThresholds = CategoryThresholds()
     max: MaxCounts = MaxCounts()

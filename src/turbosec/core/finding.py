@@ -12,7 +12,7 @@ from turbosec.core.severity import Severity
 
 class Category(enum.StrEnum):
     SAST = "sast"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a category name
     DEPENDENCY = "dependency"
     IAC = "iac"
     PIPELINE = "pipeline"

@@ -64,7 +64,9 @@ class FileLines:
                 data = full.read_bytes() if full.is_file() else None
             except (OSError, ValueError):
                 data = None
-            self._cache[path] = data.decode("utf-8", "replace").splitlines() if data is not None else None
+            self._cache[path] = (
+                data.decode("utf-8", "replace").splitlines() if data is not None else None
+            )
         return self._cache[path]
 
 
@@ -87,7 +89,9 @@ def flagged_text(finding: Finding, lines: LineReader | None) -> str:
     if loc.start_line and lines is not None:
         content = lines(loc.path)
         if content is not None and 0 < loc.start_line <= len(content):
-            end = loc.end_line if loc.end_line and loc.end_line >= loc.start_line else loc.start_line
+            end = (
+                loc.end_line if loc.end_line and loc.end_line >= loc.start_line else loc.start_line
+            )
             end = min(end, len(content), loc.start_line + _MAX_FLAGGED_LINES - 1)
             text = normalise_text("\n".join(content[loc.start_line - 1 : end]))
             if text:

@@ -73,13 +73,21 @@ class RepoInfo:
     remote: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "commit": self.commit, "branch": self.branch,
-                "remote": self.remote}
+        return {
+            "name": self.name,
+            "commit": self.commit,
+            "branch": self.branch,
+            "remote": self.remote,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RepoInfo:
-        return cls(name=str(data["name"]), commit=data.get("commit"), branch=data.get("branch"),
-                   remote=data.get("remote"))
+        return cls(
+            name=str(data["name"]),
+            commit=data.get("commit"),
+            branch=data.get("branch"),
+            remote=data.get("remote"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +101,11 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        return cls(passed=bool(data["passed"]), reasons=tuple(data.get("reasons") or ()),
-                   fail_on=str(data.get("fail_on") or "critical"))
+        return cls(
+            passed=bool(data["passed"]),
+            reasons=tuple(data.get("reasons") or ()),
+            fail_on=str(data.get("fail_on") or "critical"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

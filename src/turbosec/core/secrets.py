@@ -19,7 +19,10 @@ def redact(secret: str) -> str:
 
 
 def salted_hash(secret: str, salt: bytes | None = None) -> str:
-    """``sha256$<salt hex>$<digest hex>``: verifiable against a candidate, useless to a lookup table."""
+    """``sha256$<salt hex>$<digest hex>``.
+
+    Verifiable against a candidate secret, useless to a lookup table.
+    """
     salt = salt if salt is not None else os.urandom(16)
     digest = hashlib.sha256(salt + secret.encode("utf-8")).hexdigest()
     return f"sha256${salt.hex()}${digest}"

@@ -62,7 +62,9 @@ class Severity(enum.IntEnum):
         if value is None:
             return fallback
         table = _TOOL_VOCABULARY.get(tool, _GENERIC)
-        return table.get(str(value).strip().upper(), _GENERIC.get(str(value).strip().upper(), fallback))
+        return table.get(
+            str(value).strip().upper(), _GENERIC.get(str(value).strip().upper(), fallback)
+        )
 
 
 _GENERIC: dict[str, Severity] = {
@@ -79,19 +81,39 @@ _GENERIC: dict[str, Severity] = {
 
 _TOOL_VOCABULARY: dict[str, dict[str, Severity]] = {
     # bandit: issue_severity LOW / MEDIUM / HIGH (UNDEFINED for a few plugins)
-    "bandit": {"HIGH": Severity.HIGH, "MEDIUM": Severity.MEDIUM, "LOW": Severity.LOW,
-               "UNDEFINED": Severity.INFO},
+    "bandit": {
+        "HIGH": Severity.HIGH,
+        "MEDIUM": Severity.MEDIUM,
+        "LOW": Severity.LOW,
+        "UNDEFINED": Severity.INFO,
+    },
     # semgrep: legacy ERROR / WARNING / INFO, newer CRITICAL / HIGH / MEDIUM / LOW, INVENTORY
-    "semgrep": {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW,
-                "INVENTORY": Severity.INFO, "EXPERIMENT": Severity.INFO,
-                "CRITICAL": Severity.CRITICAL, "HIGH": Severity.HIGH,
-                "MEDIUM": Severity.MEDIUM, "LOW": Severity.LOW},
+    "semgrep": {
+        "ERROR": Severity.HIGH,
+        "WARNING": Severity.MEDIUM,
+        "INFO": Severity.LOW,
+        "INVENTORY": Severity.INFO,
+        "EXPERIMENT": Severity.INFO,
+        "CRITICAL": Severity.CRITICAL,
+        "HIGH": Severity.HIGH,
+        "MEDIUM": Severity.MEDIUM,
+        "LOW": Severity.LOW,
+    },
     # SARIF result.level
-    "sarif": {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "NOTE": Severity.LOW,
-              "NONE": Severity.INFO},
+    "sarif": {
+        "ERROR": Severity.HIGH,
+        "WARNING": Severity.MEDIUM,
+        "NOTE": Severity.LOW,
+        "NONE": Severity.INFO,
+    },
     # zizmor determinations.severity: Unknown / Informational / Low / Medium / High
-    "zizmor": {"HIGH": Severity.HIGH, "MEDIUM": Severity.MEDIUM, "LOW": Severity.LOW,
-               "INFORMATIONAL": Severity.INFO, "UNKNOWN": Severity.MEDIUM},
+    "zizmor": {
+        "HIGH": Severity.HIGH,
+        "MEDIUM": Severity.MEDIUM,
+        "LOW": Severity.LOW,
+        "INFORMATIONAL": Severity.INFO,
+        "UNKNOWN": Severity.MEDIUM,
+    },
     # checkov: CRITICAL / HIGH / MEDIUM / LOW / INFO (null without a platform key)
     "checkov": dict(_GENERIC),
     # trivy: UNKNOWN / LOW / MEDIUM / HIGH / CRITICAL

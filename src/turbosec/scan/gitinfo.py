@@ -32,8 +32,8 @@ def repo_info(root: Path) -> RepoInfo:
     toplevel = _git(root, "rev-parse", "--show-toplevel")
     in_repo = toplevel is not None
     commit = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
-    branch = env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or env.get(
-        "CI_COMMIT_REF_NAME"
+    branch = (
+        env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or env.get("CI_COMMIT_REF_NAME")
     )
     remote = None
     if in_repo:

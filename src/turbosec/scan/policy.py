@@ -29,15 +29,14 @@ def evaluate(findings: Sequence[Finding], config: Config) -> Verdict:
     failing = [f for f in findings if fails_gate(f, config)]
     if failing:
         by_sev = Counter(f.severity for f in failing)
-        parts = ", ".join(
-            f"{by_sev[s]} {s.label}" for s in sorted(by_sev, reverse=True)
-        )
+        parts = ", ".join(f"{by_sev[s]} {s.label}" for s in sorted(by_sev, reverse=True))
         reasons.append(f"{len(failing)} finding(s) at or above the fail threshold ({parts})")
     counts = Counter(f.severity for f in findings)
     for severity in sorted(Severity, reverse=True):
         limit = getattr(config.max, severity.label)
         if limit is not None and counts[severity] > limit:
             reasons.append(
-                f"{counts[severity]} {severity.label} finding(s), more than max.{severity.label} = {limit}"
+                f"{counts[severity]} {severity.label} finding(s), "
+                f"more than max.{severity.label} = {limit}"
             )
     return Verdict(passed=not reasons, reasons=tuple(reasons), fail_on=config.fail_on)

@@ -1,4 +1,7 @@
-"""Running a scanner program: argument lists only, a timeout, and the whole process group killed on expiry."""
+"""Running a scanner program.
+
+Argument lists only, a timeout, and the whole process group killed when it expires.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ def stderr_tail(stderr: bytes, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def resolve_executable(scanner: str, program: str, configured: str | None, install_hint: str) -> str:
+def resolve_executable(
+    scanner: str, program: str, configured: str | None, install_hint: str
+) -> str:
     """Find the program: the configured path, else PATH, else next to this Python (same venv)."""
     if configured:
         found = shutil.which(configured)
@@ -65,17 +70,21 @@ def run_process(
         )
     except FileNotFoundError as exc:
         raise ScannerError(
-            scanner, f"cannot start '{argv[0]}': not found", hint="check that the scanner is installed"
+            scanner,
+            f"cannot start '{argv[0]}': not found",
+            hint="check that the scanner is installed",
         ) from exc
     except PermissionError as exc:
         raise ScannerError(
-            scanner, f"cannot start '{argv[0]}': permission denied",
+            scanner,
+            f"cannot start '{argv[0]}': permission denied",
             hint="make the program executable or point scanners.<name>.executable elsewhere",
         ) from exc
     except OSError as exc:
         what = "not a valid executable" if exc.errno == errno.ENOEXEC else exc.strerror
         raise ScannerError(
-            scanner, f"cannot start '{argv[0]}': {what}",
+            scanner,
+            f"cannot start '{argv[0]}': {what}",
             hint="the program on PATH is broken; reinstall it (pip install 'turbosec[scanners]')",
         ) from exc
     try:

@@ -20,8 +20,8 @@ from turbosec import __version__
 from turbosec.core.config import Config
 from turbosec.core.dedupe import deduplicate
 from turbosec.core.errors import ParseError, ScannerError, TurbosecError, UsageError
-from turbosec.core.fingerprint import assign_fingerprints
 from turbosec.core.finding import Finding
+from turbosec.core.fingerprint import assign_fingerprints
 from turbosec.core.report import ScanReport, ToolRun, ToolStatus
 from turbosec.scan import adapters, policy
 from turbosec.scan.base import Scanner
@@ -109,34 +109,49 @@ def select_scanners(request: ScanRequest, target: Target) -> tuple[list[Scanner]
         if reason is None:
             chosen.append(scanner)
         else:
-            skipped.append(ToolRun(name=name, version=None, status=ToolStatus.SKIPPED,
-                                   error=reason, optional=cfg.optional))
+            skipped.append(
+                ToolRun(
+                    name=name,
+                    version=None,
+                    status=ToolStatus.SKIPPED,
+                    error=reason,
+                    optional=cfg.optional,
+                )
+            )
     return chosen, skipped
 
 
-def _run_one(scanner: Scanner, target: Target, config: Config,
-             listener: ProgressListener) -> _ScannerResult:
+def _run_one(
+    scanner: Scanner, target: Target, config: Config, listener: ProgressListener
+) -> _ScannerResult:
     cfg = config.scanners.for_scanner(scanner.name)
     listener.started(scanner.name)
     started = time.monotonic()
     version: str | None = None
     argv: tuple[str, ...] = ()
     try:
-        exe = resolve_executable(scanner.name, scanner.program, cfg.executable,
-                                 scanner.install_hint)
+        exe = resolve_executable(
+            scanner.name, scanner.program, cfg.executable, scanner.install_hint
+        )
         invocation = scanner.invocation(target, cfg, exe)
         argv = invocation.argv
         try:
-            vres = run_process(scanner.name, scanner.version_argv(exe), target.root, invocation.env,
-                               VERSION_TIMEOUT_S)
+            vres = run_process(
+                scanner.name,
+                scanner.version_argv(exe),
+                target.root,
+                invocation.env,
+                VERSION_TIMEOUT_S,
+            )
             if vres.returncode == 0:
                 version = scanner.parse_version(
                     vres.stdout.decode("utf-8", "replace") + vres.stderr.decode("utf-8", "replace")
                 )
         except ScannerError:
             version = None
-        result = run_process(scanner.name, invocation.argv, invocation.cwd, invocation.env,
-                             cfg.timeout)
+        result = run_process(
+            scanner.name, invocation.argv, invocation.cwd, invocation.env, cfg.timeout
+        )
         if result.returncode not in invocation.ok_returncodes:
             raise ScannerError(
                 scanner.name,
@@ -151,17 +166,32 @@ def _run_one(scanner: Scanner, target: Target, config: Config,
             raise ScannerError(
                 scanner.name,
                 f"printed output turbosec cannot read: {exc.message}",
-                hint="check the scanner's version and installation; run it by hand to see its output",
+                hint="check the scanner's version and installation; "
+                "run it by hand to see its output",
                 stderr_tail=stderr_tail(result.stderr),
             ) from exc
-        run = ToolRun(name=scanner.name, version=version, status=ToolStatus.OK,
-                      duration_s=time.monotonic() - started, findings=len(parsed.findings),
-                      optional=cfg.optional, command=argv)
-        outcome = _ScannerResult(run, parsed.findings, [f"{scanner.name}: {w}" for w in parsed.warnings])
+        run = ToolRun(
+            name=scanner.name,
+            version=version,
+            status=ToolStatus.OK,
+            duration_s=time.monotonic() - started,
+            findings=len(parsed.findings),
+            optional=cfg.optional,
+            command=argv,
+        )
+        outcome = _ScannerResult(
+            run, parsed.findings, [f"{scanner.name}: {w}" for w in parsed.warnings]
+        )
     except ScannerError as exc:
-        run = ToolRun(name=scanner.name, version=version, status=ToolStatus.FAILED,
-                      duration_s=time.monotonic() - started, error=exc.diagnostics(),
-                      optional=cfg.optional, command=argv)
+        run = ToolRun(
+            name=scanner.name,
+            version=version,
+            status=ToolStatus.FAILED,
+            duration_s=time.monotonic() - started,
+            error=exc.diagnostics(),
+            optional=cfg.optional,
+            command=argv,
+        )
         outcome = _ScannerResult(run, [], [], exc)
     listener.finished(outcome.run)
     return outcome
@@ -169,13 +199,20 @@ def _run_one(scanner: Scanner, target: Target, config: Config,
 
 def _sort_key(f: Finding) -> tuple[int, str, int, int, str]:
     loc = f.location
-    return (-int(f.severity), loc.path if loc else "", (loc.start_line or 0) if loc else 0,
-            (loc.start_column or 0) if loc else 0, f.rule_id)
+    return (
+        -int(f.severity),
+        loc.path if loc else "",
+        (loc.start_line or 0) if loc else 0,
+        (loc.start_column or 0) if loc else 0,
+        f.rule_id,
+    )
 
 
 def normalise(findings: Sequence[Finding], target: Target) -> list[Finding]:
     """Drop excluded paths, fingerprint, de-duplicate across tools, sort most severe first."""
-    kept = [f for f in findings if f.location is None or not target.exclude.excluded(f.location.path)]
+    kept = [
+        f for f in findings if f.location is None or not target.exclude.excluded(f.location.path)
+    ]
     fingerprinted = assign_fingerprints(kept, target.lines)
     return sorted(deduplicate(fingerprinted), key=_sort_key)
 
@@ -220,16 +257,28 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
                 imported = load_import(spec, target)
             except TurbosecError as exc:
                 failures.append(
-                    exc if isinstance(exc, ScannerError)
+                    exc
+                    if isinstance(exc, ScannerError)
                     else ScannerError("import", exc.message, where=exc.where, hint=exc.hint)
                 )
-                tools.append(ToolRun(name=f"import:{spec}", version=None, status=ToolStatus.FAILED,
-                                     error=exc.diagnostics()))
+                tools.append(
+                    ToolRun(
+                        name=f"import:{spec}",
+                        version=None,
+                        status=ToolStatus.FAILED,
+                        error=exc.diagnostics(),
+                    )
+                )
                 continue
             findings.extend(imported.findings)
-            run = ToolRun(name=imported.tool, version=imported.version, status=ToolStatus.IMPORTED,
-                          duration_s=time.monotonic() - t0, findings=len(imported.findings),
-                          command=("import", spec))
+            run = ToolRun(
+                name=imported.tool,
+                version=imported.version,
+                status=ToolStatus.IMPORTED,
+                duration_s=time.monotonic() - t0,
+                findings=len(imported.findings),
+                command=("import", spec),
+            )
             tools.append(run)
             listener.finished(run)
 
@@ -239,8 +288,10 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
         verdict = replace(
             verdict,
             passed=False,
-            reasons=(*verdict.reasons,
-                     *(f"scanner {e.scanner} failed: {e.message}" for e in failures)),
+            reasons=(
+                *verdict.reasons,
+                *(f"scanner {e.scanner} failed: {e.message}" for e in failures),
+            ),
         )
     tools.extend(skipped)
     finished_wall = datetime.now(UTC)

@@ -14,8 +14,24 @@ from turbosec.core.fingerprint import FileLines
 
 # Directories no scanner should descend into when the tree is not a git work tree.
 SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
-     ".mypy_cache", ".ruff_cache", ".pytest_cache", ".turbosec", "dist", "build", ".eggs"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".turbosec",
+        "dist",
+        "build",
+        ".eggs",
+    }
 )
 
 
@@ -89,8 +105,16 @@ class Target:
             return None
         try:
             proc = subprocess.run(
-                ["git", "-C", str(self.root), "ls-files", "-z", "--cached", "--others",
-                 "--exclude-standard"],
+                [
+                    "git",
+                    "-C",
+                    str(self.root),
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                ],
                 capture_output=True,
                 timeout=60,
                 check=False,
@@ -111,8 +135,9 @@ class Target:
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
         return found
 
-    def matching(self, *, suffixes: Iterable[str] = (), names: Iterable[str] = (),
-                 under: str | None = None) -> list[str]:
+    def matching(
+        self, *, suffixes: Iterable[str] = (), names: Iterable[str] = (), under: str | None = None
+    ) -> list[str]:
         suffix_t = tuple(suffixes)
         name_set = set(names)
         out = []
@@ -129,8 +154,9 @@ class Target:
         """Cached reader of repository files' lines (shared with fingerprinting)."""
         return FileLines(self.root)
 
-    def snippet(self, path: str, start: int | None, end: int | None = None,
-                max_lines: int = 10) -> str | None:
+    def snippet(
+        self, path: str, start: int | None, end: int | None = None, max_lines: int = 10
+    ) -> str | None:
         """The text of lines ``start..end`` (1-based, inclusive) of a repository file."""
         if not start:
             return None
@@ -144,7 +170,7 @@ class Target:
         """Turn a path as a tool printed it into a repository-relative POSIX path."""
         text = reported.replace("\\", "/")
         if text.startswith("file://"):
-            text = text[len("file://"):]
+            text = text[len("file://") :]
         p = Path(text)
         if p.is_absolute():
             try:
