@@ -5,6 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from turbosec.core.finding import Finding
 
 
 def redact(secret: str) -> str:
@@ -44,3 +49,37 @@ def redact_in(text: str, secret: str) -> str:
     if not secret:
         return text
     return text.replace(secret, redact(secret))
+
+
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """Replace every known secret inside strings of a nested JSON-like value by its redacted form."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, redact(secret))
+        return value
+    if isinstance(value, Mapping):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(v, secrets) for v in value)
+    return value
+
+
+def scrub_finding(finding: Finding, secrets: Sequence[str]) -> Finding:
+    """The finding with every known secret redacted from its texts and raw record."""
+    relevant = [s for s in secrets if s]
+    if not relevant:
+        return finding
+    loc = finding.location
+    if loc is not None and loc.snippet:
+        loc = replace(loc, snippet=scrub(loc.snippet, relevant))
+    return replace(
+        finding,
+        title=scrub(finding.title, relevant),
+        message=scrub(finding.message, relevant),
+        fix_hint=scrub(finding.fix_hint, relevant),
+        location=loc,
+        raw=scrub(finding.raw, relevant),
+    )

@@ -35,6 +35,9 @@ class Parsed:
 
     findings: list[Finding]
     warnings: list[str] = field(default_factory=list)
+    # Secret values the tool revealed; never stored, only used to redact them from every
+    # finding of the run (a SAST tool may quote the same string in its message).
+    secrets: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)

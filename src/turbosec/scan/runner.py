@@ -23,6 +23,7 @@ from turbosec.core.errors import ParseError, ScannerError, TurbosecError, UsageE
 from turbosec.core.finding import Finding
 from turbosec.core.fingerprint import assign_fingerprints
 from turbosec.core.report import ScanReport, ToolRun, ToolStatus
+from turbosec.core.secrets import scrub_finding
 from turbosec.scan import adapters, policy
 from turbosec.scan.base import Scanner
 from turbosec.scan.gitinfo import repo_info
@@ -77,6 +78,7 @@ class _ScannerResult:
     findings: list[Finding]
     warnings: list[str]
     error: ScannerError | None = None
+    secrets: list[str] = field(default_factory=list, repr=False)
 
 
 def select_scanners(request: ScanRequest, target: Target) -> tuple[list[Scanner], list[ToolRun]]:
@@ -180,7 +182,10 @@ def _run_one(
             command=argv,
         )
         outcome = _ScannerResult(
-            run, parsed.findings, [f"{scanner.name}: {w}" for w in parsed.warnings]
+            run,
+            parsed.findings,
+            [f"{scanner.name}: {w}" for w in parsed.warnings],
+            secrets=list(parsed.secrets),
         )
     except ScannerError as exc:
         run = ToolRun(
@@ -239,6 +244,7 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
 
     tools: list[ToolRun] = [r.run for r in results]
     findings: list[Finding] = [f for r in results for f in r.findings]
+    secrets: list[str] = [s for r in results for s in r.secrets]
     warnings: list[str] = [w for r in results for w in r.warnings]
     failures: list[ScannerError] = []
     for r in results:
@@ -271,6 +277,7 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
                 )
                 continue
             findings.extend(imported.findings)
+            secrets.extend(imported.secrets)
             run = ToolRun(
                 name=imported.tool,
                 version=imported.version,
@@ -282,6 +289,10 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
             tools.append(run)
             listener.finished(run)
 
+    if secrets:
+        # Longest first, so a secret containing another is redacted whole.
+        known = sorted(set(secrets), key=len, reverse=True)
+        findings = [scrub_finding(f, known) for f in findings]
     final = normalise(findings, target)
     verdict = policy.evaluate(final, request.config)
     if failures:

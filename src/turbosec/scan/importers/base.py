@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from turbosec.core.finding import Finding
@@ -21,6 +21,8 @@ class Imported:
     findings: list[Finding]
     tool: str
     version: str | None
+    # Secret values found in the report: used only to redact them from every finding.
+    secrets: list[str] = field(default_factory=list, repr=False)
 
 
 class Importer(abc.ABC):
