@@ -52,7 +52,7 @@ def redact_in(text: str, secret: str) -> str:
 
 
 def scrub(value: Any, secrets: Sequence[str]) -> Any:
-    """Replace every known secret inside strings of a nested JSON-like value by its redacted form."""
+    """Redact every known secret inside the strings of a nested JSON-like value."""
     if not secrets:
         return value
     if isinstance(value, str):
