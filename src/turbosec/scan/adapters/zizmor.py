@@ -1,0 +1,368 @@
+"""zizmor: security problems in GitHub Actions workflows, composite actions and Dependabot.
+
+Runs ``zizmor --offline --format json`` on the explicit list of files from the target
+(so exclusions and ``.gitignore`` are honoured exactly): ``.github/workflows/*.yml|yaml``,
+``action.yml|yaml`` anywhere, and ``.github/dependabot.yml|yaml``.  ``--offline``
+disables the audits that call the GitHub API (known-vulnerable-actions, impostor-commit,
+ref-confusion...) and forbids any other network use.
+
+Exit codes: 0 no findings; 10-14 findings whose highest severity is unknown (10),
+informational (11), low (12), medium (13) or high (14); 1 a fatal error (for example a
+missing input); 2 bad arguments; 3 "no inputs collected" -- every given file failed to
+parse or validate, which turbosec reports as warnings, like a partly unparsable set.
+
+Output: a JSON array of findings.  Each has ``ident`` (the audit), ``desc``, ``url``,
+``determinations`` (``severity`` Unknown/Informational/Low/Medium/High, ``confidence``
+Unknown/Low/Medium/High, ``persona``), ``locations`` (``symbolic``: file key, route,
+annotation and kind Primary/Related/Hidden; ``concrete``: tree-sitter points with
+**0-based** ``row``/``column``, end exclusive) and ``fixes``.  Ignored findings
+(``# zizmor: ignore[...]``) are left out of the output.  Files zizmor cannot parse are
+reported only as ``WARN`` lines on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from turbosec.core.config import ScannerConfig
+from turbosec.core.errors import ParseError, ScannerError
+from turbosec.core.finding import Category, Confidence, Finding, Location
+from turbosec.core.severity import Severity
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.target import Target
+
+TOOL = "zizmor"
+
+_WORKFLOW = re.compile(r"(?:^|/)\.github/workflows/[^/]+\.ya?ml$")
+_DEPENDABOT = re.compile(r"(?:^|/)\.github/dependabot\.ya?ml$")
+_ACTION_NAMES = frozenset({"action.yml", "action.yaml"})
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NO_INPUTS = "no inputs collected"
+
+# CWE and a fix hint for the audits turbosec users meet most (zizmor gives neither).
+_AUDITS: dict[str, tuple[tuple[int, ...], str]] = {
+    "artipacked": (
+        (522,),
+        "set `persist-credentials: false` on actions/checkout unless a later step pushes",
+    ),
+    "excessive-permissions": (
+        (250,),
+        "declare `permissions:` with only the scopes each job needs (start from `{}`)",
+    ),
+    "dangerous-triggers": (
+        (829,),
+        "avoid pull_request_target/workflow_run, or never check out or run the "
+        "contributed code in such a workflow",
+    ),
+    "template-injection": (
+        (94,),
+        "pass the expression through `env:` and use the shell variable, quoted, instead",
+    ),
+    "github-env": (
+        (94,),
+        "do not write attacker-controllable values to GITHUB_ENV or GITHUB_PATH",
+    ),
+    "unpinned-uses": ((829,), "pin the action to a full-length commit SHA"),
+    "unpinned-images": ((829,), "pin the container image by its sha256 digest"),
+    "hardcoded-container-credentials": (
+        (798,),
+        "move the registry password into a secret and reference it with ${{ secrets.* }}",
+    ),
+    "insecure-commands": ((94,), "remove ACTIONS_ALLOW_UNSECURE_COMMANDS"),
+    "secrets-inherit": ((200,), "pass only the secrets the called workflow needs"),
+    "overprovisioned-secrets": ((200,), "reference single secrets, not the whole `secrets`"),
+    "unredacted-secrets": ((532,), "do not derive new values from secrets"),
+    "bot-conditions": ((290,), "do not trust github.actor to identify a bot"),
+    "cache-poisoning": ((349,), "do not restore caches in release workflows"),
+    "known-vulnerable-actions": ((1395,), "upgrade the action to a fixed version"),
+    "impostor-commit": ((829,), "pin to a commit that belongs to the action's repository"),
+    "ref-confusion": ((829,), "pin to a commit SHA instead of an ambiguous ref"),
+}
+
+
+class ZizmorScanner(Scanner):
+    name = "zizmor"
+    program = "zizmor"
+    category = Category.PIPELINE
+    description = "GitHub Actions workflows, composite actions and Dependabot configuration"
+
+    def inputs(self, target: Target) -> list[str]:
+        """The repository files zizmor audits, in the target's (sorted) order."""
+        return [
+            p
+            for p in target.files
+            if _WORKFLOW.search(p) or _DEPENDABOT.search(p) or p.rsplit("/", 1)[-1] in _ACTION_NAMES
+        ]
+
+    def applicable(self, target: Target) -> bool:
+        return bool(self.inputs(target))
+
+    def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
+        argv = [
+            executable,
+            "--offline",
+            "--format",
+            "json",
+            "--no-progress",
+            "--color",
+            "never",
+            *config.args,
+            "--",  # file names are never options
+            *self.inputs(target),
+        ]
+        return Invocation(
+            argv=tuple(argv),
+            cwd=target.root,
+            env={"ZIZMOR_OFFLINE": "true"},
+            ok_returncodes=frozenset({0, 3, 10, 11, 12, 13, 14}),
+        )
+
+    def parse(self, result: RunResult, target: Target) -> Parsed:
+        stderr = _ANSI.sub("", result.stderr.decode("utf-8", "replace"))
+        no_inputs = result.returncode == 3 and _NO_INPUTS in stderr
+        warnings = _stderr_warnings(stderr, self.inputs(target), no_inputs)
+        if result.returncode == 3:
+            if no_inputs and not result.stdout.strip():
+                warnings.append(
+                    "no workflow, action or Dependabot file could be parsed; none was audited"
+                )
+                return Parsed(findings=[], warnings=warnings)
+            raise ScannerError(
+                TOOL,
+                "stopped without auditing (exit code 3)",
+                hint="run the command shown with -v by hand to see why",
+                stderr_tail="\n".join(stderr.rstrip().splitlines()[-15:]),
+            )
+        data = _decode_json(result.stdout, "stdout")
+        if not isinstance(data, list):
+            raise ParseError(
+                TOOL, "stdout", f"expected a JSON array of findings, got {type(data).__name__}"
+            )
+        findings = [
+            _finding(item, target, f"finding #{i}")
+            for i, item in enumerate(data)
+            # zizmor leaves ignored findings out; should a version list them, honour the flag
+            if not (isinstance(item, Mapping) and item.get("ignored") is True)
+        ]
+        return Parsed(findings=findings, warnings=warnings)
+
+
+def _stderr_warnings(stderr: str, inputs: list[str], nothing_audited: bool) -> list[str]:
+    """Warnings about inputs zizmor skipped, naming the file where possible.
+
+    zizmor logs ``WARN ... failed to parse input: <reason>`` (without the file name) or
+    ``failed to validate file://<path> as workflow: ...``, and ``INFO ... completed <path>``
+    for each audited input; the inputs never completed are the skipped ones.
+    """
+    reasons: list[str] = []
+    completed: set[str] = set()
+    for line in stderr.splitlines():
+        text = line.strip()
+        if text.startswith("WARN"):
+            at = text.find("failed to ")
+            reasons.append(text[at:] if at >= 0 else text[len("WARN") :].strip())
+        elif text.startswith("INFO") and " completed " in text:
+            completed.add(text.rsplit(" completed ", 1)[1].strip())
+    if not completed and not nothing_audited:
+        return [f"zizmor: {r}" for r in reasons]  # no progress lines (for example with -q)
+    skipped = [p for p in inputs if p not in completed]
+    out: list[str] = []
+    unmatched: list[str] = []
+    for path in skipped:
+        named = next((r for r in reasons if f"file://{path} " in r or f" {path}:" in r), None)
+        if named is not None:
+            reasons.remove(named)
+            out.append(f"did not audit {path}: {named}")
+        else:
+            unmatched.append(path)
+    if len(unmatched) == len(reasons):
+        out.extend(f"did not audit {p}: {r}" for p, r in zip(unmatched, reasons, strict=True))
+    else:
+        out.extend(f"did not audit {p}: zizmor could not parse or validate it" for p in unmatched)
+        out.extend(f"zizmor: {r}" for r in reasons)
+    return out
+
+
+def _decode_json(stdout: bytes, source: str) -> Any:
+    text = stdout.decode("utf-8", "replace").strip()
+    if not text:
+        raise ParseError(TOOL, source, "empty output: zizmor printed no JSON")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            TOOL,
+            source,
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "the output may be truncated",
+        ) from exc
+
+
+def _primary(locations: list[Any]) -> Mapping[str, Any] | None:
+    def kind(loc: Any) -> str:
+        symbolic = loc.get("symbolic") if isinstance(loc, Mapping) else None
+        value = symbolic.get("kind") if isinstance(symbolic, Mapping) else None
+        return value if isinstance(value, str) else ""
+
+    usable = [loc for loc in locations if isinstance(loc, Mapping)]
+    for wanted in ("Primary", None):
+        for loc in usable:
+            if wanted is None and kind(loc) != "Hidden":
+                return loc
+            if wanted is not None and kind(loc) == wanted:
+                return loc
+    return usable[0] if usable else None
+
+
+def _key_path(key: Any) -> str | None:
+    """The file of a symbolic key: ``{"Local": {"verbatim_path": "..."}}`` (remote: None)."""
+    if not isinstance(key, Mapping):
+        return None
+    for variant in key.values():
+        if isinstance(variant, Mapping):
+            for field in ("verbatim_path", "given_path", "path"):
+                value = variant.get(field)
+                if isinstance(value, str) and value:
+                    return value
+    return None
+
+
+def _point(value: Any) -> tuple[int, int] | None:
+    if not isinstance(value, Mapping):
+        return None
+    row, column = value.get("row"), value.get("column")
+    if isinstance(row, int) and isinstance(column, int) and row >= 0 and column >= 0:
+        return row, column
+    return None
+
+
+def _route(symbolic: Mapping[str, Any]) -> str:
+    route = symbolic.get("route")
+    steps = route.get("route") if isinstance(route, Mapping) else None
+    if not isinstance(steps, list):
+        return ""
+    out = ""
+    for step in steps:
+        if not isinstance(step, Mapping):
+            continue
+        if "Key" in step:
+            out += ("." if out else "") + str(step["Key"])
+        elif "Index" in step:
+            out += f"[{step['Index']}]"
+    return out
+
+
+def _location(loc: Mapping[str, Any] | None, target: Target) -> Location | None:
+    if loc is None:
+        return None
+    symbolic = loc.get("symbolic")
+    if not isinstance(symbolic, Mapping):
+        return None
+    reported = _key_path(symbolic.get("key"))
+    if reported is None:
+        return None
+    path = target.relpath(reported)
+    concrete = loc.get("concrete")
+    span = concrete.get("location") if isinstance(concrete, Mapping) else None
+    start = _point(span.get("start_point")) if isinstance(span, Mapping) else None
+    end = _point(span.get("end_point")) if isinstance(span, Mapping) else None
+    if start is None:
+        return Location(path=path)
+    start_line, start_column = start[0] + 1, start[1] + 1
+    end_line: int | None = None
+    end_column: int | None = None
+    if end is not None:
+        if end[1] == 0 and end[0] > start[0]:
+            end_line = end[0]  # ends at the start of the next line: the span's last line
+        else:
+            end_line, end_column = end[0] + 1, end[1] + 1  # 1-based, exclusive like SARIF
+    return Location(
+        path=path,
+        start_line=start_line,
+        start_column=start_column,
+        end_line=end_line,
+        end_column=end_column,
+        snippet=target.snippet(path, start_line, end_line),
+    )
+
+
+def _detail(loc: Mapping[str, Any] | None) -> str:
+    """What exactly is flagged: a sub-feature such as the injected expression."""
+    if loc is None:
+        return ""
+    symbolic = loc.get("symbolic")
+    kind = symbolic.get("feature_kind") if isinstance(symbolic, Mapping) else None
+    if isinstance(kind, Mapping):
+        sub = kind.get("Subfeature")
+        fragment = sub.get("fragment") if isinstance(sub, Mapping) else None
+        if isinstance(fragment, Mapping):
+            for value in fragment.values():
+                if isinstance(value, str) and value:
+                    return value
+        elif isinstance(fragment, str) and fragment:
+            return fragment
+    return ""
+
+
+def _finding(item: Any, target: Target, where: str) -> Finding:
+    if not isinstance(item, Mapping):
+        raise ParseError(TOOL, "stdout", f"{where} is a {type(item).__name__}, not an object")
+    ident = item.get("ident")
+    if not isinstance(ident, str) or not ident:
+        raise ParseError(TOOL, "stdout", f"{where} has no 'ident'")
+    determinations = item.get("determinations")
+    locations = item.get("locations")
+    if not isinstance(determinations, Mapping) or not isinstance(locations, list):
+        raise ParseError(TOOL, "stdout", f"{where} ({ident}) lacks 'determinations' or 'locations'")
+    severity_word = determinations.get("severity")
+    confidence_word = determinations.get("confidence")
+    severity = Severity.from_tool(TOOL, severity_word if isinstance(severity_word, str) else None)
+    confidence = Confidence.parse(
+        confidence_word if isinstance(confidence_word, str) else None, Confidence.MEDIUM
+    )
+    desc = item.get("desc")
+    title = desc if isinstance(desc, str) and desc else ident
+
+    primary = _primary(locations)
+    symbolic = primary.get("symbolic") if primary is not None else None
+    annotation = symbolic.get("annotation") if isinstance(symbolic, Mapping) else None
+    message = annotation if isinstance(annotation, str) and annotation else title
+    detail = _detail(primary)
+    if detail:
+        message += f": {detail}"
+    route = _route(symbolic) if isinstance(symbolic, Mapping) else ""
+    if route:
+        message += f" (at {route})"
+
+    known = _AUDITS.get(ident)
+    fixes = item.get("fixes")
+    fix_list = [f for f in fixes if isinstance(f, Mapping)] if isinstance(fixes, list) else []
+    fix_titles = [str(f["title"]) for f in fix_list if f.get("title")]
+    if fix_titles:
+        safe = any(f.get("disposition") == "safe" for f in fix_list)
+        how = (
+            "`zizmor --fix` applies this" if safe else "`zizmor --fix=all` applies this; review it"
+        )
+        fix_hint: str | None = "; ".join(fix_titles) + f" ({how})"
+    elif known is not None:
+        fix_hint = known[1]
+    else:
+        fix_hint = None
+    url = item.get("url")
+    return Finding(
+        tool=TOOL,
+        rule_id=ident,
+        title=title,
+        message=message,
+        severity=severity,
+        category=Category.PIPELINE,
+        confidence=confidence,
+        location=_location(primary, target),
+        cwe=known[0] if known is not None else (),
+        references=(url,) if isinstance(url, str) and url else (),
+        fix_hint=fix_hint,
+        raw=dict(item),
+    )
