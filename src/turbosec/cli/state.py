@@ -29,7 +29,7 @@ class AppState:
         if stderr:
             if self._err is None:
                 self._err = Console(
-                    stderr=True, no_color=self.color_disabled, highlight=False, soft_wrap=False
+                    stderr=True, no_color=self.color_disabled, highlight=False, soft_wrap=True
                 )
             return self._err
         if self._out is None:
