@@ -1,0 +1,344 @@
+"""Semgrep: pattern and taint rules over Python and JavaScript/TypeScript source.
+
+Runs ``semgrep scan --json`` on the explicit list of the target's source files (so the
+configured exclusions apply exactly; explicit targets also bypass ``.semgrepignore``)
+with the rule pack bundled in ``turbosec/scan/rules/semgrep`` -- or, when
+``scanners.semgrep.rules`` is set, with those local rule files/directories, each passed as
+``--config`` (relative paths are resolved against the repository root; registry configs
+such as ``p/python`` need the network and are refused).  With custom rules every file of
+the target is passed: semgrep itself skips files no rule's language covers.
+
+Offline: ``--metrics=off``, ``--disable-version-check`` and the environment variables
+``SEMGREP_ENABLE_VERSION_CHECK=0`` / ``SEMGREP_SEND_METRICS=off`` (without them semgrep
+waits ~90 s for the version server when offline).  ``--no-rewrite-rule-ids`` keeps rule
+ids as written (semgrep otherwise prefixes them with the rule directory's path).
+
+Exit codes: 0 scan done (findings or not; 1 only with ``--error``), 2 fatal error,
+3 target parse failure (``--strict``), 4 rule parse error, 5 unparsable YAML, 7 missing
+or invalid config, 8 invalid language, 13 invalid API key.  Semgrep prints its JSON
+document for most of them, so every code is accepted here and :meth:`parse` decides:
+anything but 0/1, or an ``errors`` entry of level ``error`` that names no target file
+(a rule or configuration problem), fails the run with :class:`ScannerError`; errors about
+one file (level ``warn``: a syntax error, a timeout) become warnings.
+
+Output record (``results[]``): ``check_id``, ``path``, ``start``/``end`` with 1-based
+``line``/``col`` (end column exclusive, like SARIF) and ``offset``; ``extra`` holds
+``message``, ``severity`` (ERROR/WARNING/INFO or CRITICAL/HIGH/MEDIUM/LOW), ``metadata``
+(the rule's: ``cwe``, ``owasp``, ``confidence``, ``references``, ``fix-hint``, ``title``),
+optional ``fix``, and ``lines`` -- which semgrep OSS replaces with ``"requires login"``,
+so the snippet is read from the target instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from turbosec.core.config import ScannerConfig
+from turbosec.core.errors import ParseError, ScannerError
+from turbosec.core.finding import Category, Confidence, Finding, Location, parse_cwe
+from turbosec.core.severity import Severity
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.target import Target
+
+TOOL = "semgrep"
+SOURCE = "stdout"
+
+#: File types the bundled rule pack covers (semgrep's python, javascript, typescript).
+SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx")
+#: semgrep's own per-file, per-rule match timeout (seconds) and how many timeouts on one
+#: file make it give up on that file.
+PER_FILE_TIMEOUT_S = 30
+TIMEOUT_THRESHOLD = 3
+
+_OK_EXIT = frozenset({0, 1})
+# Every documented semgrep exit code: the JSON document explains the failure (see parse).
+_KNOWN_EXIT = frozenset(range(16))
+_REDACTED_LINES = "requires login"
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def bundled_rules_dir() -> Path:
+    """The directory of turbosec's own semgrep rules, shipped inside the package."""
+    pack = resources.files("turbosec.scan.rules").joinpath("semgrep")
+    if not isinstance(pack, Path) or not pack.is_dir():
+        raise ScannerError(
+            TOOL,
+            f"the bundled semgrep rule pack is not a directory on disk ({pack})",
+            hint="install turbosec from a wheel or source tree (not a zip archive), or set "
+            "scanners.semgrep.rules to local rule files",
+        )
+    return pack
+
+
+class SemgrepScanner(Scanner):
+    name = "semgrep"
+    program = "semgrep"
+    category = Category.SAST
+    description = "Python and JavaScript/TypeScript code: injection, deserialisation, crypto, XSS"
+
+    def inputs(self, target: Target) -> list[str]:
+        return target.matching(suffixes=SUFFIXES)
+
+    def applicable(self, target: Target) -> bool:
+        return bool(self.inputs(target))
+
+    def rule_configs(self, target: Target, config: ScannerConfig) -> list[str]:
+        """The ``--config`` values: the bundled pack, or the configured local rules."""
+        if not config.rules:
+            return [str(bundled_rules_dir())]
+        out: list[str] = []
+        for entry in config.rules:
+            path = Path(entry).expanduser()
+            if not path.is_absolute():
+                path = target.root / path
+            if not path.exists():
+                raise ScannerError(
+                    TOOL,
+                    f"the rule file or directory {entry!r} does not exist (looked for {path})",
+                    hint="scanners.semgrep.rules names local YAML rule files or directories, "
+                    "relative to the repository root; registry configs such as p/python "
+                    "need the network and are not supported",
+                )
+            out.append(str(path))
+        return out
+
+    def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
+        files = list(target.files) if config.rules else self.inputs(target)
+        timeout = max(1, min(PER_FILE_TIMEOUT_S, int(config.timeout)))
+        argv = [
+            executable,
+            "scan",
+            "--json",
+            "--metrics=off",
+            "--disable-version-check",
+            "--no-rewrite-rule-ids",
+            "--timeout",
+            str(timeout),
+            "--timeout-threshold",
+            str(TIMEOUT_THRESHOLD),
+        ]
+        for rules in self.rule_configs(target, config):
+            argv += ["--config", rules]
+        argv += [*config.args, "--", *files]  # after "--" file names are never options
+        return Invocation(
+            argv=tuple(argv),
+            cwd=target.root,
+            env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"},
+            ok_returncodes=_KNOWN_EXIT,
+        )
+
+    def version_argv(self, executable: str) -> tuple[str, ...]:
+        return (executable, "--version", "--disable-version-check")
+
+    def parse(self, result: RunResult, target: Target) -> Parsed:
+        if result.returncode not in _OK_EXIT and not result.stdout.strip():
+            raise _failed(result.returncode, [], result.stderr)
+        data = _decode_json(result.stdout)
+        results = data.get("results")
+        errors = data.get("errors", [])
+        if not isinstance(results, list):
+            raise ParseError(TOOL, SOURCE, "the document has no 'results' list")
+        if not isinstance(errors, list):
+            raise ParseError(TOOL, SOURCE, "'errors' is not a list")
+
+        warnings: list[str] = []
+        fatal: list[str] = []
+        for index, error in enumerate(errors):
+            if not isinstance(error, Mapping):
+                raise ParseError(TOOL, SOURCE, f"errors[{index}] is not an object")
+            text = _error_text(error)
+            path = error.get("path")
+            level = str(error.get("level") or "error").lower()
+            if level == "error" and not (isinstance(path, str) and path):
+                fatal.append(text)
+            elif isinstance(path, str) and path:
+                warnings.append(f"{target.relpath(path)}: {text}")
+            else:
+                warnings.append(text)
+        if fatal or result.returncode not in _OK_EXIT:
+            raise _failed(result.returncode, fatal, result.stderr)
+
+        findings: list[Finding] = []
+        for index, record in enumerate(results):
+            finding = _finding(record, target, f"results[{index}]")
+            if finding is not None:
+                findings.append(finding)
+        return Parsed(findings=findings, warnings=warnings)
+
+
+def _failed(returncode: int, problems: list[str], stderr: bytes) -> ScannerError:
+    tail = "\n".join(stderr.decode("utf-8", "replace").rstrip().splitlines()[-15:])
+    if problems:
+        return ScannerError(
+            TOOL,
+            "could not run its rules: " + "; ".join(problems),
+            hint="fix the rule or configuration named here (the files listed in "
+            "scanners.semgrep.rules, or turbosec's bundled pack)",
+            stderr_tail=tail or None,
+        )
+    return ScannerError(
+        TOOL,
+        f"exited with code {returncode} without a usable report",
+        hint="run the command shown with -v by hand to see why it failed",
+        stderr_tail=tail or None,
+    )
+
+
+def _decode_json(stdout: bytes) -> dict[str, Any]:
+    if not stdout.strip():
+        raise ParseError(TOOL, SOURCE, "empty output: semgrep printed no JSON")
+    try:
+        data = orjson.loads(stdout)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(
+            TOOL, SOURCE, f"not valid JSON ({exc}); the output may be truncated"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ParseError(
+            TOOL, SOURCE, f"expected a JSON object with 'results', got {type(data).__name__}"
+        )
+    return data
+
+
+def _error_text(error: Mapping[str, Any]) -> str:
+    """One line: the error's type, rule and message (two lines of it for rule errors).
+
+    Messages about a target file stop at their first line: the next ones quote the file's
+    source, which may hold anything.
+    """
+    kind = error.get("type")
+    if isinstance(kind, list) and kind:  # e.g. ["PartialParsing", [spans...]]
+        kind = kind[0]
+    message = error.get("message") or error.get("long_msg") or error.get("short_msg") or ""
+    lines = [
+        line.strip()
+        for line in str(message).splitlines()
+        if line.strip() and not line.strip().startswith("-----")
+    ]
+    text = " ".join(lines[: 1 if error.get("path") else 2]).rstrip(":").strip()
+    parts: list[str] = []
+    if kind and not text.lower().startswith(str(kind).lower()):
+        parts.append(str(kind))
+    rule = error.get("rule_id")
+    if isinstance(rule, str) and rule and rule not in text:
+        parts.append(f"rule {rule}")
+    if text:
+        parts.append(text)
+    spans = error.get("spans")
+    if not error.get("path") and isinstance(spans, list) and spans:
+        span = spans[0]
+        if isinstance(span, Mapping) and isinstance(span.get("file"), str):
+            start = span.get("start")
+            line = start.get("line") if isinstance(start, Mapping) else None
+            parts.append(f"in {span['file']}" + (f" line {line}" if line else ""))
+    return ": ".join(parts) or "unknown error"
+
+
+def _position(value: Any, where: str, field: str) -> tuple[int, int | None]:
+    if not isinstance(value, Mapping):
+        raise ParseError(TOOL, SOURCE, f"{where} has no '{field}' position")
+    line = value.get("line")
+    col = value.get("col")
+    if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+        raise ParseError(TOOL, SOURCE, f"{where}.{field}.line is not a line number")
+    return line, col if isinstance(col, int) and not isinstance(col, bool) and col > 0 else None
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, str):
+                yield item
+
+
+def _title(metadata: Mapping[str, Any], check_id: str) -> str:
+    title = metadata.get("title") or metadata.get("shortDescription")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    words = check_id.rsplit(".", 1)[-1].replace("-", " ").replace("_", " ").strip()
+    return (words[:1].upper() + words[1:]) if words else check_id
+
+
+def _references(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    refs: list[str] = []
+    for key in ("references", "source", "source-rule-url", "shortlink"):
+        refs.extend(r.strip() for r in _strings(metadata.get(key)) if _URL.match(r.strip()))
+    return tuple(dict.fromkeys(refs))
+
+
+def _fix_hint(metadata: Mapping[str, Any], extra: Mapping[str, Any]) -> str | None:
+    for key in ("fix-hint", "fix_hint", "remediation"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    fix = extra.get("fix")
+    if isinstance(fix, str) and fix.strip():
+        return f"semgrep suggests replacing the flagged code with: {fix.strip()}"
+    return None
+
+
+def _finding(record: Any, target: Target, where: str) -> Finding | None:
+    if not isinstance(record, Mapping):
+        raise ParseError(TOOL, SOURCE, f"{where} is a {type(record).__name__}, not an object")
+    check_id = record.get("check_id")
+    path = record.get("path")
+    extra = record.get("extra")
+    if not isinstance(check_id, str) or not check_id:
+        raise ParseError(TOOL, SOURCE, f"{where} has no 'check_id'")
+    if not isinstance(path, str) or not path:
+        raise ParseError(TOOL, SOURCE, f"{where} ({check_id}) has no 'path'")
+    if not isinstance(extra, Mapping):
+        raise ParseError(TOOL, SOURCE, f"{where} ({check_id}) has no 'extra' object")
+    if extra.get("is_ignored") is True:  # a nosemgrep comment (only with --disable-nosem)
+        return None
+    start_line, start_col = _position(record.get("start"), where, "start")
+    end_line: int | None
+    end_col: int | None
+    if record.get("end") is None:
+        end_line, end_col = start_line, None
+    else:
+        end_line, end_col = _position(record.get("end"), where, "end")
+    metadata = extra.get("metadata")
+    if not isinstance(metadata, Mapping):
+        metadata = {}
+
+    relpath = target.relpath(path)
+    snippet = target.snippet(relpath, start_line, end_line)
+    lines = extra.get("lines")
+    if snippet is None and isinstance(lines, str) and lines.strip() != _REDACTED_LINES:
+        snippet = lines.rstrip("\n")
+    message = extra.get("message")
+    severity_word = extra.get("severity")
+    confidence_word = metadata.get("confidence")
+    title = _title(metadata, check_id)
+    return Finding(
+        tool=TOOL,
+        rule_id=check_id,
+        title=title,
+        message=" ".join(message.split()) if isinstance(message, str) and message else title,
+        severity=Severity.from_tool(
+            TOOL, severity_word if isinstance(severity_word, str) else None
+        ),
+        category=Category.SAST,
+        confidence=Confidence.parse(confidence_word if isinstance(confidence_word, str) else None),
+        location=Location(
+            path=relpath,
+            start_line=start_line,
+            start_column=start_col,
+            end_line=end_line,
+            end_column=end_col,
+            snippet=snippet,
+        ),
+        cwe=tuple(c for c in parse_cwe(metadata.get("cwe")) if c > 0),
+        references=_references(metadata),
+        fix_hint=_fix_hint(metadata, extra),
+        raw=dict(record),
+    )
