@@ -167,17 +167,35 @@ class Target:
         return "\n".join(content[start - 1 : last])
 
     def relpath(self, reported: str) -> str:
-        """Turn a path as a tool printed it into a repository-relative POSIX path."""
+        """Turn a path as a tool printed it into a repository-relative POSIX path.
+
+        Absolute paths under the root become relative.  An absolute path from elsewhere
+        (a report made on a CI machine, ``/home/runner/work/app/app/web/x.py``, or a tool
+        that prints ``/infra/main.tf`` relative to the scanned directory) becomes the
+        longest tail of it that names a file of the target; failing that it is kept.
+        """
         text = reported.replace("\\", "/")
         if text.startswith("file://"):
             text = text[len("file://") :]
-        p = Path(text)
-        if p.is_absolute():
-            try:
-                return p.resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                return p.as_posix()
+        drive = re.match(r"^[A-Za-z]:/", text)
+        if drive or text.startswith("/"):
+            if not drive:
+                try:
+                    return Path(text).resolve().relative_to(self.root).as_posix()
+                except ValueError:
+                    pass
+            return self._existing_tail(text) or text
         rel = PurePosixPath(text).as_posix()
         while rel.startswith("./"):
             rel = rel[2:]
         return rel
+
+    def _existing_tail(self, absolute: str) -> str | None:
+        parts = [p for p in PurePosixPath(absolute).parts[1:] if p not in ("", ".")]
+        if ".." in parts:
+            return None
+        for start in range(len(parts)):
+            candidate = "/".join(parts[start:])
+            if (self.root / candidate).is_file():
+                return candidate
+        return None

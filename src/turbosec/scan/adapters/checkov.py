@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from turbosec.core.config import ScannerConfig
@@ -368,17 +368,9 @@ def _repo_path(reported: str, target: Target) -> str:
 
     checkov prints ``file_path`` relative to the scanned directory with a leading ``/``
     (``/infra/main.tf``), ``file_abs_path`` absolute for most frameworks but relative
-    (``./cfn/bucket.yaml``) for CloudFormation.
+    (``./cfn/bucket.yaml``) for CloudFormation; :meth:`Target.relpath` handles all three.
     """
-    text = reported.replace("\\", "/")
-    path = Path(text)
-    if path.is_absolute():
-        rel = target.relpath(text)
-        if not rel.startswith("/"):
-            return rel
-        # "/infra/main.tf": relative to the scanned directory, which is the root.
-        return PurePosixPath(text.lstrip("/")).as_posix()
-    return target.relpath(text)
+    return target.relpath(reported)
 
 
 def _pick_path(record: Mapping[str, Any], target: Target) -> str | None:

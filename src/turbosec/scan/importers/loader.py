@@ -17,9 +17,8 @@ type becomes a ParseError that names the importer, the file and the JSON path.
 from __future__ import annotations
 
 import codecs
-import re
 import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -250,24 +249,8 @@ def _to_utf8(data: bytes, tool: str, source: str) -> bytes:
 
 
 def repo_path(target: Target, reported: str) -> str:
-    """A path from a report made elsewhere, as a repository-relative POSIX path.
-
-    Reports from CI carry absolute paths of another machine
-    (``/home/runner/work/shop/shop/web/package-lock.json``).  When such a path is not under
-    the target, the longest tail of it that names a file of the target is used
-    (``web/package-lock.json``); failing that the path is kept as reported.
-    """
-    rel = target.relpath(reported)
-    if not (rel.startswith("/") or re.match(r"^[A-Za-z]:/", rel)):
-        return rel
-    parts = [p for p in PurePosixPath(rel).parts[1:] if p not in ("", ".")]
-    if ".." in parts:
-        return rel
-    for start in range(len(parts)):
-        candidate = "/".join(parts[start:])
-        if (target.root / candidate).is_file():
-            return candidate
-    return rel
+    """A path from a report made elsewhere, as a repository-relative POSIX path."""
+    return target.relpath(reported)
 
 
 def _kind(value: object) -> str:
