@@ -1,10 +1,19 @@
 """Shared domain model: findings, severities, locations, fingerprints, config, errors."""
 
 from turbosec.core.errors import ConfigError, ScannerError, TurbosecError, UsageError
-from turbosec.core.finding import Category, Confidence, Finding, Location, Package
+from turbosec.core.finding import (
+    BaselineState,
+    Category,
+    Confidence,
+    Finding,
+    Location,
+    Package,
+    Suppression,
+)
 from turbosec.core.severity import Severity
 
 __all__ = [
+    "BaselineState",
     "Category",
     "Confidence",
     "ConfigError",
@@ -13,6 +22,7 @@ __all__ = [
     "Package",
     "ScannerError",
     "Severity",
+    "Suppression",
     "TurbosecError",
     "UsageError",
 ]

@@ -5,11 +5,19 @@ Validated with pydantic; any unknown key is an error that names the key and the 
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from turbosec.core.errors import ConfigError
 from turbosec.core.finding import Category
@@ -75,6 +83,26 @@ class CategoryThresholds(_Strict):
     pipeline: Threshold | None = None
 
 
+class SuppressRule(_Strict):
+    """One ``[[suppress]]`` entry: an accepted risk, with a reason and maybe an expiry."""
+
+    rule: str | None = Field(default=None, description="rule id (glob patterns allowed)")
+    path: str | None = Field(default=None, description="path glob, as in exclude")
+    fingerprint: str | None = Field(default=None, description="one finding's fingerprint")
+    tool: str | None = Field(default=None, description="only findings of this tool")
+    reason: str = Field(min_length=1, description="why this is acceptable (mandatory)")
+    expires: datetime.date | None = Field(default=None, description="YYYY-MM-DD; stops then")
+    owner: str | None = Field(default=None, description="who accepted the risk")
+
+    @model_validator(mode="after")
+    def _has_selector(self) -> SuppressRule:
+        if not (self.rule or self.path or self.fingerprint):
+            raise ValueError("a suppression needs at least one of rule, path or fingerprint")
+        if not self.reason.strip():
+            raise ValueError("a suppression needs a non-empty reason")
+        return self
+
+
 class Config(_Strict):
     """The effective turbosec configuration."""
 
@@ -87,6 +115,12 @@ class Config(_Strict):
     exclude: tuple[str, ...] = Field(default=(), description="glob patterns of paths to skip")
     jobs: int | None = Field(default=None, ge=1, le=64, description="scanners run at once")
     scanners: ScannersConfig = ScannersConfig()
+    suppress: tuple[SuppressRule, ...] = Field(default=(), description="[[suppress]] entries")
+    tools: Literal["auto", "managed", "path"] = Field(
+        default="auto",
+        description="where scanner programs come from: managed environments "
+        "(turbosec tools install), PATH, or auto (managed when installed, else PATH)",
+    )
 
     @field_validator("exclude")
     @classmethod

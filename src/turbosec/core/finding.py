@@ -99,6 +99,47 @@ class Package:
         )
 
 
+class BaselineState(enum.StrEnum):
+    """Whether a finding was already known (SARIF ``baselineState`` vocabulary)."""
+
+    NEW = "new"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding does not fail the gate although it is still reported.
+
+    ``kind`` is ``inline`` (a marker comment in the code: ``# nosec``, ``# nosemgrep``,
+    ``# turbosec: ignore[...]``…) or ``config`` (a ``[[suppress]]`` entry).
+    """
+
+    kind: str
+    reason: str | None
+    source: str
+    expires: str | None = None
+    owner: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "source": self.source,
+            "expires": self.expires,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Suppression:
+        return cls(
+            kind=str(data["kind"]),
+            reason=data.get("reason"),
+            source=str(data.get("source") or ""),
+            expires=data.get("expires"),
+            owner=data.get("owner"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem reported by one tool, in turbosec's vocabulary.
@@ -125,6 +166,14 @@ class Finding:
     also_reported_by: tuple[str, ...] = ()
     raw: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
     fingerprint: str = ""
+    suppression: Suppression | None = None
+    baseline_state: BaselineState | None = None  # None: no baseline to compare with
+    on_changed_line: bool | None = None  # diff-aware mode: flagged lines touched by the change
+
+    @property
+    def gating(self) -> bool:
+        """Whether the policy may fail the gate on this finding (not suppressed, not old)."""
+        return self.suppression is None and self.baseline_state is not BaselineState.UNCHANGED
 
     @property
     def family(self) -> str:
@@ -152,6 +201,9 @@ class Finding:
             "fix_hint": self.fix_hint,
             "secret_hash": self.secret_hash,
             "also_reported_by": list(self.also_reported_by),
+            "suppression": self.suppression.to_dict() if self.suppression else None,
+            "baseline_state": self.baseline_state.value if self.baseline_state else None,
+            "on_changed_line": self.on_changed_line,
         }
         if include_raw:
             data["raw"] = dict(self.raw) if self.raw is not None else None
@@ -179,6 +231,13 @@ class Finding:
             also_reported_by=tuple(data.get("also_reported_by") or ()),
             raw=data.get("raw"),
             fingerprint=str(data.get("fingerprint") or ""),
+            suppression=Suppression.from_dict(data["suppression"])
+            if data.get("suppression")
+            else None,
+            baseline_state=BaselineState(data["baseline_state"])
+            if data.get("baseline_state")
+            else None,
+            on_changed_line=data.get("on_changed_line"),
         )
 
 

@@ -109,6 +109,39 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class FixedFinding:
+    """A baseline finding that the scan no longer sees."""
+
+    fingerprint: str
+    tool: str
+    rule_id: str
+    path: str | None
+    severity: str
+    title: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "tool": self.tool,
+            "rule_id": self.rule_id,
+            "path": self.path,
+            "severity": self.severity,
+            "title": self.title,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FixedFinding:
+        return cls(
+            fingerprint=str(data["fingerprint"]),
+            tool=str(data.get("tool") or ""),
+            rule_id=str(data.get("rule_id") or ""),
+            path=data.get("path"),
+            severity=str(data.get("severity") or "info"),
+            title=str(data.get("title") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScanReport:
     repo: RepoInfo
     started_at: str
@@ -119,6 +152,11 @@ class ScanReport:
     verdict: Verdict | None = None
     turbosec_version: str = ""
     errors: tuple[str, ...] = field(default=())
+    # What the findings were compared with (".turbosec/baseline.json", "origin/main"), if anything.
+    baseline: str | None = None
+    fixed: tuple[FixedFinding, ...] = ()
+    # Things the user should know that are not errors: expired or stale suppressions...
+    notices: tuple[str, ...] = ()
 
     def to_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
         return {
@@ -131,6 +169,9 @@ class ScanReport:
             "tools": [t.to_dict() for t in self.tools],
             "errors": list(self.errors),
             "verdict": self.verdict.to_dict() if self.verdict else None,
+            "baseline": self.baseline,
+            "fixed": [f.to_dict() for f in self.fixed],
+            "notices": list(self.notices),
             "findings": [f.to_dict(include_raw=include_raw) for f in self.findings],
         }
 
@@ -152,6 +193,9 @@ class ScanReport:
             verdict=Verdict.from_dict(verdict) if verdict else None,
             turbosec_version=str(data.get("turbosec_version") or ""),
             errors=tuple(data.get("errors") or ()),
+            baseline=data.get("baseline"),
+            fixed=tuple(FixedFinding.from_dict(f) for f in data.get("fixed") or ()),
+            notices=tuple(data.get("notices") or ()),
         )
 
 

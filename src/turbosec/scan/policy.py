@@ -20,6 +20,9 @@ from turbosec.core.severity import Severity
 
 
 def fails_gate(finding: Finding, config: Config) -> bool:
+    """Suppressed findings and findings already in the baseline never fail the gate."""
+    if not finding.gating:
+        return False
     threshold = config.threshold_for(finding.category)
     return threshold is not None and finding.severity >= threshold
 
@@ -31,7 +34,7 @@ def evaluate(findings: Sequence[Finding], config: Config) -> Verdict:
         by_sev = Counter(f.severity for f in failing)
         parts = ", ".join(f"{by_sev[s]} {s.label}" for s in sorted(by_sev, reverse=True))
         reasons.append(f"{len(failing)} finding(s) at or above the fail threshold ({parts})")
-    counts = Counter(f.severity for f in findings)
+    counts = Counter(f.severity for f in findings if f.gating)
     for severity in sorted(Severity, reverse=True):
         limit = getattr(config.max, severity.label)
         if limit is not None and counts[severity] > limit:
