@@ -96,3 +96,17 @@ def test_empty_directory_passes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "PASSED" in proc.stdout
     assert "\x1b[" not in proc.stdout
+
+
+def test_config_show_round_trips_suppressions(tmp_path: Path) -> None:
+    (tmp_path / "turbosec.toml").write_text(
+        '[[suppress]]\nrule = "B602"\nreason = "constant input"\nexpires = "2030-01-31"\n'
+    )
+    proc = _cli("config", "show", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    import tomllib
+
+    body = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("#"))
+    parsed = tomllib.loads(body)
+    assert parsed["suppress"][0]["rule"] == "B602"
+    assert parsed["suppress"][0]["expires"] == "2030-01-31"

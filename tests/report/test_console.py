@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from tests.report.sample import make_report
-from turbosec.core.finding import Category, Finding, Location
-from turbosec.core.report import ScanReport, ToolRun, ToolStatus, Verdict
+from turbosec.core.finding import BaselineState, Category, Finding, Location, Suppression
+from turbosec.core.report import FixedFinding, ScanReport, ToolRun, ToolStatus, Verdict
 from turbosec.core.severity import Severity
 from turbosec.report.console import render_summary, safe_text
 
@@ -172,3 +173,73 @@ def test_safe_text() -> None:
     assert safe_text("x" * 10, limit=5) == "xxxx…"
     assert safe_text("std::vector") == "std:\u200b:vector"
     assert safe_text("ünïcødé 🐍") == "ünïcødé 🐍"
+
+
+def _gate_report(**changes: Any) -> ScanReport:
+    findings = [
+        _finding(rule_id="new-high", baseline_state=BaselineState.NEW),
+        _finding(
+            rule_id="old-high",
+            location=Location(path="old.py", start_line=7),
+            baseline_state=BaselineState.UNCHANGED,
+        ),
+        _finding(
+            rule_id="accepted",
+            severity=Severity.CRITICAL,
+            location=Location(path="app.py", start_line=9),
+            baseline_state=BaselineState.NEW,
+            suppression=Suppression(
+                "config", "tracked in SEC-1", "[[suppress]] #1", "2027-01-31", "appsec"
+            ),
+        ),
+    ]
+    report = make_report(
+        findings=findings,
+        tools=(ToolRun("semgrep", "1.85.0", ToolStatus.OK, 1.0, 3),),
+        verdict=Verdict(passed=False, reasons=("1 finding(s) at or above the fail threshold",)),
+    )
+    return replace(
+        report,
+        baseline=".turbosec/baseline.json",
+        fixed=(FixedFinding("fp", "semgrep", "gone", "x.py", "high", "Gone"),) * 2,
+        notices=("suppression #2 (old module) in the configuration matches no finding: remove it",),
+        **changes,
+    )
+
+
+def test_new_existing_and_suppressed_are_told_apart() -> None:
+    lines = _lines(_plain(_gate_report()))
+    text = "\n".join(lines)
+    # the counts are about findings that are not suppressed
+    assert re.search(r"^ semgrep\s+0\s+2\s+0\s+0\s+0\s+2$", text, re.M)
+    assert "1 new, 1 existing (in the baseline), 1 suppressed (do not fail the gate)" in lines
+    assert "fixed since baseline: 2" in lines
+    top = lines.index("Top findings")
+    # new first, then existing ones, marked as such
+    assert lines[top + 1].startswith("HIGH      app.py:3  new-high  A title")
+    assert lines[top + 2].startswith("HIGH      old.py:7  old-high  existing  A title")
+    suppressed = lines.index("Suppressed findings")
+    assert lines[suppressed + 1] == "CRITICAL  app.py:9  accepted  A title"
+    detail = " ".join(line.strip() for line in lines[suppressed + 2 : suppressed + 4])
+    assert detail == (
+        "suppressed: tracked in SEC-1 ([[suppress]] #1, expires 2027-01-31, owner appsec)"
+    )
+    notices = lines.index("Notices")
+    assert lines[notices + 1].startswith("  - suppression #2 (old module) in the configuration")
+    assert notices < lines.index("Scanners")
+
+
+def test_suppressed_only_without_a_baseline() -> None:
+    finding = _finding(suppression=Suppression("inline", None, "app.py:3: nosec"))
+    report = make_report(findings=[finding], tools=(), verdict=Verdict(passed=True))
+    lines = _lines(_plain(report))
+    assert "0 not suppressed, 1 suppressed (do not fail the gate)" in lines
+    assert "No findings apart from suppressed ones." in lines
+    assert "Top findings" not in lines
+    assert "          suppressed: no reason given (app.py:3: nosec)" in lines
+    assert not any("fixed since baseline" in line for line in lines)
+
+
+def test_plain_report_has_no_status_line(full_report: ScanReport) -> None:
+    text = _plain(full_report)
+    assert "suppressed" not in text and "existing" not in text and "Notices" not in text

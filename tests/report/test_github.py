@@ -174,3 +174,41 @@ def test_long_text_is_bounded() -> None:
 def test_output_is_deterministic(full_report: ScanReport) -> None:
     again = ScanReport.from_dict(orjson.loads(full_report.to_json()))
     assert annotations(again) == annotations(full_report)
+
+
+def test_suppressed_and_baseline_findings_are_not_annotated() -> None:
+    from dataclasses import replace as _replace
+
+    from turbosec.core.finding import BaselineState, Category, Finding, Location, Suppression
+    from turbosec.core.report import RepoInfo, ScanReport
+    from turbosec.core.severity import Severity
+    from turbosec.report.github import annotations as _annotations
+
+    base = Finding(
+        tool="bandit",
+        rule_id="B602",
+        title="shell",
+        message="shell=True",
+        severity=Severity.HIGH,
+        category=Category.SAST,
+        location=Location(path="a.py", start_line=3),
+        fingerprint="0" * 32,
+    )
+    old = _replace(base, fingerprint="1" * 32, baseline_state=BaselineState.UNCHANGED)
+    hushed = _replace(
+        base,
+        fingerprint="2" * 32,
+        suppression=Suppression(kind="inline", reason="constant", source="a.py:3"),
+    )
+    new = _replace(base, baseline_state=BaselineState.NEW)
+    report = ScanReport(
+        repo=RepoInfo(name="r"),
+        started_at="2026-01-01T00:00:00+00:00",
+        finished_at="2026-01-01T00:00:01+00:00",
+        duration_s=1.0,
+        tools=(),
+        findings=(new, old, hushed),
+    )
+    lines = _annotations(report)
+    assert sum(1 for line in lines if line.startswith("::error")) == 1
+    assert "2 suppressed or already in the baseline" in lines[-1]

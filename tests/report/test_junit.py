@@ -1,4 +1,4 @@
-"""JUnit XML: one suite per scanner, one failed test per finding, well-formed and escaped."""
+"""JUnit XML: one suite per scanner, one test per finding, well-formed and escaped."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from tests.report.sample import NASTY_MESSAGE, make_report
-from turbosec.core.finding import Category, Finding, Location
+from turbosec.core.finding import BaselineState, Category, Finding, Location, Suppression
 from turbosec.core.report import ScanReport, ToolRun, ToolStatus
 from turbosec.core.severity import Severity
 from turbosec.report.junit import JunitFormatter, xml_safe
@@ -250,3 +250,46 @@ def test_output_is_deterministic(full_report: ScanReport) -> None:
     first = JunitFormatter().render(full_report)
     again = ScanReport.from_dict(orjson.loads(full_report.to_json()))
     assert JunitFormatter().render(again).encode() == first.encode()
+
+
+def test_findings_that_do_not_gate_are_skipped_not_failed() -> None:
+    findings = [
+        _finding(rule_id="new-one", baseline_state=BaselineState.NEW),
+        _finding(
+            rule_id="accepted",
+            location=Location(path="app.py", start_line=5),
+            suppression=Suppression(
+                "config", "tracked in SEC-1", "[[suppress]] #1 (rule = accepted)", "2027-01-31"
+            ),
+        ),
+        _finding(
+            rule_id="marked",
+            location=Location(path="app.py", start_line=7),
+            suppression=Suppression("inline", None, "app.py:7: nosemgrep"),
+        ),
+        _finding(
+            rule_id="old-debt",
+            location=Location(path="app.py", start_line=9),
+            baseline_state=BaselineState.UNCHANGED,
+        ),
+    ]
+    tools = (ToolRun("semgrep", "1.85.0", ToolStatus.OK, 1.0, 4),)
+    suite = _suite(_parse(make_report(findings=findings, tools=tools)), "semgrep")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "3")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert cases["new-one @ app.py:3"].find("failure") is not None
+    accepted = cases["accepted @ app.py:5"]
+    assert accepted.find("failure") is None
+    skipped = accepted.find("skipped")
+    assert skipped is not None
+    assert skipped.get("message") == "suppressed: tracked in SEC-1"
+    assert skipped.text is not None
+    assert (
+        "Suppressed: config, tracked in SEC-1 ([[suppress]] #1 (rule = accepted)), "
+        "expires 2027-01-31" in skipped.text
+    )
+    marked = cases["marked @ app.py:7"].find("skipped")
+    assert marked is not None and marked.get("message") == "suppressed: no reason given"
+    debt = cases["old-debt @ app.py:9"].find("skipped")
+    assert debt is not None and debt.get("message") == "existing: in the baseline"
+    assert debt.text is not None and "Baseline:   unchanged" in debt.text

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
 from tests.report.sample import make_report
-from turbosec.core.finding import Category, Finding, Location, Package
-from turbosec.core.report import ScanReport, ToolRun, ToolStatus, Verdict
+from turbosec.core.finding import (
+    BaselineState,
+    Category,
+    Finding,
+    Location,
+    Package,
+    Suppression,
+)
+from turbosec.core.report import FixedFinding, ScanReport, ToolRun, ToolStatus, Verdict
 from turbosec.core.severity import Severity
 from turbosec.report.markdown import (
     DEFAULT_MAX_CHARS,
@@ -242,3 +250,83 @@ def test_output_is_deterministic(full_report: ScanReport) -> None:
     first = MarkdownFormatter().render(full_report)
     again = ScanReport.from_dict(orjson.loads(full_report.to_json()))
     assert MarkdownFormatter().render(again).encode() == first.encode()
+
+
+def _gate_report() -> ScanReport:
+    findings = [
+        _finding(rule_id="new-high", baseline_state=BaselineState.NEW),
+        _finding(
+            rule_id="new-low",
+            severity=Severity.LOW,
+            location=Location(path="app.py", start_line=4),
+            baseline_state=BaselineState.NEW,
+        ),
+        _finding(
+            rule_id="old-critical",
+            severity=Severity.CRITICAL,
+            location=Location(path="old.py", start_line=7),
+            baseline_state=BaselineState.UNCHANGED,
+        ),
+        _finding(
+            rule_id="accepted",
+            severity=Severity.CRITICAL,
+            location=Location(path="app.py", start_line=9),
+            baseline_state=BaselineState.NEW,
+            suppression=Suppression(
+                "config", "tracked in SEC-1 <b>", "[[suppress]] #1", "2027-01-31", "appsec"
+            ),
+        ),
+    ]
+    report = make_report(findings=findings, tools=(), verdict=Verdict(passed=False))
+    return replace(
+        report,
+        baseline=".turbosec/baseline.json",
+        fixed=(FixedFinding("fp", "semgrep", "gone", "x.py", "high", "Gone"),) * 3,
+        notices=("suppression #2 (old | module) in the configuration matches no finding",),
+    )
+
+
+def test_only_new_critical_and_high_findings_are_in_the_main_list() -> None:
+    text = MarkdownFormatter().render(_gate_report())
+    assert (
+        "| Severity | New | Existing |\n| --- | ---: | ---: |\n| Critical | 0 | 1 |\n"
+        "| High | 1 | 0 |\n| Medium | 0 | 0 |\n| Low | 1 | 0 |\n| Info | 0 | 0 |\n"
+        "| **Total** | **2** | **1** |\n\n"
+        "1 suppressed finding (not counted above); fixed since the baseline: 3.\n" in text
+    )
+    urgent = _section(text, "### New critical and high findings (1)", "<details>")
+    assert [line for line in urgent.splitlines() if line.startswith("- ")] == [
+        "- **HIGH** <code>app.py:3</code> · <code>new-high</code> (semgrep): A title"
+    ]
+    assert "old-critical" not in urgent and "accepted" not in urgent
+    summaries = re.findall(r"<summary>(.*)</summary>", text)
+    assert summaries == [
+        "1 more new finding (low)",
+        "1 existing finding (in the baseline)",
+        "1 suppressed finding (accepted)",
+    ]
+    suppressed = text[text.index("1 suppressed finding (accepted)") :]
+    assert (
+        "- **CRITICAL** <code>app.py:9</code> · <code>accepted</code> (semgrep): A title\n"
+        "  - Suppressed: tracked in SEC-1 &lt;b&gt; (\\[\\[suppress\\]\\] #1), "
+        "expires 2027-01-31, owner appsec\n" in suppressed
+    )
+    notices = _section(text, "### Notices", "<sub>")
+    assert "- suppression #2 (old \\| module) in the configuration matches no finding" in notices
+
+
+def test_suppressed_without_a_baseline() -> None:
+    findings = [
+        _finding(),
+        _finding(
+            rule_id="marked",
+            severity=Severity.CRITICAL,
+            suppression=Suppression("inline", None, "app.py:3: nosec"),
+        ),
+    ]
+    text = MarkdownFormatter().render(make_report(findings=findings, tools=()))
+    assert "| Critical | 0 |" in text and "| **Total** | **1** |" in text
+    assert "1 suppressed finding (not counted above).\n" in text
+    assert "### Critical and high findings (1)" in text
+    assert "  - Suppressed: no reason given (app.py:3: nosec)" in text
+    assert "fixed since" not in text

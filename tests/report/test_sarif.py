@@ -11,7 +11,14 @@ import pytest
 from jsonschema import Draft4Validator
 
 from tests.report.sample import make_report
-from turbosec.core.finding import Category, Confidence, Finding, Location
+from turbosec.core.finding import (
+    BaselineState,
+    Category,
+    Confidence,
+    Finding,
+    Location,
+    Suppression,
+)
 from turbosec.core.report import RepoInfo, ScanReport, ToolRun, ToolStatus
 from turbosec.core.severity import Severity
 from turbosec.report.sarif import SarifFormatter, sarif_log
@@ -251,7 +258,8 @@ def test_result_with_full_location(full_report: ScanReport) -> None:
         "fixHint": finding.fix_hint,
         "alsoReportedBy": ["bandit"],
     }
-    assert "suppressions" not in result  # not evaluated yet: absent, not an empty claim
+    assert "suppressions" not in result  # not suppressed: absent, not an empty claim
+    assert "baselineState" not in result  # no baseline to compare with
 
 
 def test_region_holds_only_the_fields_present(full_report: ScanReport) -> None:
@@ -468,3 +476,72 @@ def test_output_is_deterministic(full_report: ScanReport) -> None:
     again = ScanReport.from_dict(orjson.loads(full_report.to_json()))
     assert SarifFormatter().render(again).encode() == first.encode()
     assert first.endswith("}\n")
+
+
+def test_suppressed_findings_keep_their_results(sarif_schema: dict[str, Any]) -> None:
+    inline = _finding(
+        rule_id="B602",
+        tool="bandit",
+        suppression=Suppression("inline", "input is a constant", "app.py:3: nosec B602"),
+    )
+    config = _finding(
+        rule_id="B608",
+        tool="bandit",
+        location=Location(path="app.py", start_line=9),
+        suppression=Suppression(
+            "config",
+            "tracked in SEC-1",
+            "[[suppress]] #1 (rule = B608)",
+            expires="2027-03-31",
+            owner="appsec@example.com",
+        ),
+        baseline_state=BaselineState.UNCHANGED,
+    )
+    bare = _finding(
+        rule_id="B101",
+        tool="bandit",
+        location=Location(path="app.py", start_line=12),
+        suppression=Suppression("inline", None, "app.py:12: nosec"),
+        baseline_state=BaselineState.NEW,
+    )
+    open_one = _finding(
+        rule_id="B102",
+        tool="bandit",
+        location=Location(path="app.py", start_line=20),
+        baseline_state=BaselineState.NEW,
+    )
+    document = _render(make_report(findings=[inline, config, bare, open_one], tools=()))
+    _assert_valid(document, sarif_schema)
+    bandit = _run(document, "bandit")
+    assert len(bandit["results"]) == 4
+    assert _result(bandit, "B602")["suppressions"] == [
+        {
+            "kind": "inSource",
+            "status": "accepted",
+            "justification": "input is a constant",
+            "properties": {"source": "app.py:3: nosec B602"},
+        }
+    ]
+    assert _result(bandit, "B608")["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "tracked in SEC-1",
+            "properties": {
+                "source": "[[suppress]] #1 (rule = B608)",
+                "expires": "2027-03-31",
+                "owner": "appsec@example.com",
+            },
+        }
+    ]
+    # no reason: no justification (never an empty string)
+    assert _result(bandit, "B101")["suppressions"] == [
+        {"kind": "inSource", "status": "accepted", "properties": {"source": "app.py:12: nosec"}}
+    ]
+    assert "suppressions" not in _result(bandit, "B102")
+    assert [r.get("baselineState") for r in bandit["results"]] == [
+        None,
+        "unchanged",
+        "new",
+        "new",
+    ]

@@ -48,18 +48,30 @@ def to_toml(data: dict[str, object], prefix: str = "") -> str:
     """Render nested settings as TOML (unset values shown as comments)."""
     lines: list[str] = []
     tables: list[tuple[str, dict[str, object]]] = []
+    arrays: list[tuple[str, list[dict[str, object]]]] = []
     for key, value in data.items():
         if isinstance(value, dict):
             tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            arrays.append((key, value))
         elif value is None:
             lines.append(f"# {key} = (unset)")
         else:
             lines.append(f"{key} = {_value(value)}")
     for key, table in tables:
-        name = f"{prefix}.{key}" if prefix else key
-        if "-" in key:
-            name = f'{prefix}."{key}"' if prefix else f'"{key}"'
+        name = _name(prefix, key)
         lines.append("")
         lines.append(f"[{name}]")
         lines.append(to_toml(table, name).lstrip("\n"))
+    for key, items in arrays:
+        name = _name(prefix, key)
+        for item in items:
+            lines.append("")
+            lines.append(f"[[{name}]]")
+            lines.append(to_toml(item, name).lstrip("\n"))
     return "\n".join(lines)
+
+
+def _name(prefix: str, key: str) -> str:
+    part = f'"{key}"' if "-" in key else key
+    return f"{prefix}.{part}" if prefix else part

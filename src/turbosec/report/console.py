@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from turbosec.core.finding import Category, Finding
+from turbosec.core.finding import BaselineState, Category, Finding
 from turbosec.core.report import ScanReport, ToolRun, ToolStatus
 from turbosec.core.severity import Severity
 
@@ -105,24 +105,28 @@ def _counts_table(title: str, label: str, rows: list[tuple[str, Counter[Severity
     return table
 
 
-def _tool_rows(report: ScanReport) -> list[tuple[str, Counter[Severity]]]:
+def _existing(finding: Finding) -> bool:
+    return finding.baseline_state is BaselineState.UNCHANGED
+
+
+def _tool_rows(report: ScanReport, findings: list[Finding]) -> list[tuple[str, Counter[Severity]]]:
     by_tool: dict[str, Counter[Severity]] = {}
     for tool in report.tools:
         if tool.status is not ToolStatus.SKIPPED:
             by_tool.setdefault(tool.name, Counter())
-    for finding in report.findings:
+    for finding in findings:
         by_tool.setdefault(finding.tool, Counter())[finding.severity] += 1
     return list(by_tool.items())
 
 
-def _category_rows(report: ScanReport) -> list[tuple[str, Counter[Severity]]]:
+def _category_rows(findings: list[Finding]) -> list[tuple[str, Counter[Severity]]]:
     by_category: dict[Category, Counter[Severity]] = {}
-    for finding in report.findings:
+    for finding in findings:
         by_category.setdefault(finding.category, Counter())[finding.severity] += 1
     return [(c.value, by_category[c]) for c in Category if c in by_category]
 
 
-def _findings_grid(findings: list[Finding]) -> Table:
+def _findings_grid(findings: list[Finding], *, suppressed: bool = False) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True, min_width=8)
     grid.add_column(overflow="fold", ratio=1)
@@ -132,15 +136,50 @@ def _findings_grid(findings: list[Finding]) -> Table:
         body.append(safe_text(where), style="bold")
         body.append("  ")
         body.append(safe_text(finding.rule_id), style="cyan")
+        if _existing(finding) and not suppressed:
+            body.append("  ")
+            body.append("existing", style="dim")
         body.append("  ")
         body.append(safe_text(finding.title or finding.message))
-        if finding.fix_hint:
+        if suppressed and finding.suppression is not None:
+            sup = finding.suppression
+            body.append("\n")
+            body.append("suppressed: ", style="magenta")
+            body.append(safe_text(sup.reason or "no reason given"))
+            where_from = sup.source or sup.kind
+            extra = [safe_text(where_from, limit=120)]
+            if sup.expires:
+                extra.append(f"expires {safe_text(sup.expires, limit=30)}")
+            if sup.owner:
+                extra.append(f"owner {safe_text(sup.owner, limit=60)}")
+            body.append(" (" + ", ".join(extra) + ")", style="dim")
+        elif finding.fix_hint:
             body.append("\n")
             body.append("fix: ", style="green")
             body.append(safe_text(finding.fix_hint))
         label = Text(finding.severity.label.upper(), style=SEVERITY_STYLES[finding.severity])
         grid.add_row(label, body)
     return grid
+
+
+def _status_line(report: ScanReport, active: list[Finding], suppressed: int) -> Text | None:
+    """``3 new, 18 existing (in the baseline), 2 suppressed`` -- when there is anything
+    beyond plain findings to tell apart."""
+    compared = report.baseline is not None or any(f.baseline_state for f in report.findings)
+    if not compared and not suppressed:
+        return None
+    parts: list[str] = []
+    if compared:
+        existing = sum(1 for f in active if _existing(f))
+        parts.append(f"{len(active) - existing} new")
+        parts.append(f"{existing} existing (in the baseline)")
+    else:
+        parts.append(f"{len(active)} not suppressed")
+    parts.append(f"{suppressed} suppressed (do not fail the gate)")
+    text = Text(", ".join(parts))
+    if compared:
+        text.append(f"\nfixed since baseline: {len(report.fixed)}")
+    return text
 
 
 def _tool_line(tool: ToolRun) -> tuple[Text, Text, Text]:
@@ -198,22 +237,58 @@ def _verdict(report: ScanReport) -> Text:
 
 
 def render_summary(report: ScanReport, console: Console, *, top: int = 10) -> None:
-    """Print the scan summary: counts, the ``top`` most severe findings, scanners, verdict."""
-    console.print(_counts_table("Findings by tool", "Tool", _tool_rows(report)))
-    categories = _category_rows(report)
+    """Print the scan summary: counts, the ``top`` most severe findings, scanners, verdict.
+
+    Counts and the top findings are about the findings that are not suppressed (new ones
+    first when the scan was compared with a baseline); suppressed findings are counted
+    and listed separately with their reasons, and notices (expired or stale suppressions)
+    follow.
+    """
+    active = [f for f in report.findings if f.suppression is None]
+    suppressed = [f for f in report.findings if f.suppression is not None]
+    console.print(_counts_table("Findings by tool", "Tool", _tool_rows(report, active)))
+    categories = _category_rows(active)
     if categories:
         console.print(_counts_table("Findings by category", "Category", categories))
+    status = _status_line(report, active, len(suppressed))
+    if status is not None:
+        console.print(status)
+        console.print()
 
-    if report.findings and top > 0:
-        ordered = sorted(report.findings, key=_sort_key)[:top]
+    if active and top > 0:
+        compared = any(_existing(f) for f in active)
+        ordered = sorted(active, key=lambda f: (_existing(f), *_sort_key(f)))[:top]
         heading = Text("Top findings", style="bold")
-        if len(report.findings) > len(ordered):
-            heading.append(f" ({len(ordered)} of {len(report.findings)}, most severe first)")
+        if len(active) > len(ordered):
+            order = "new first, then most severe" if compared else "most severe first"
+            heading.append(f" ({len(ordered)} of {len(active)}, {order})")
         console.print(heading)
         console.print(_findings_grid(ordered))
         console.print()
     elif not report.findings:
         console.print(Text("No findings.", style="green"))
+        console.print()
+    elif not active:
+        console.print(Text("No findings apart from suppressed ones.", style="green"))
+        console.print()
+
+    if suppressed and top > 0:
+        shown = sorted(suppressed, key=_sort_key)[:top]
+        heading = Text("Suppressed findings", style="bold")
+        if len(suppressed) > len(shown):
+            heading.append(f" ({len(shown)} of {len(suppressed)}, most severe first)")
+        console.print(heading)
+        console.print(_findings_grid(shown, suppressed=True))
+        console.print()
+
+    if report.notices:
+        console.print(Text("Notices", style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold", ratio=1)
+        for notice in dict.fromkeys(report.notices):
+            grid.add_row(Text("  -"), Text(safe_text(notice, limit=_ERROR_LIMIT)))
+        console.print(grid)
         console.print()
 
     if report.tools or report.errors:

@@ -130,7 +130,9 @@ def annotations(report: ScanReport, *, max_per_level: int = GITHUB_LEVEL_LIMIT) 
                 command("error", _clean(error, _MESSAGE_LIMIT), title="turbosec: scan error")
             )
 
-    for finding in sorted(report.findings, key=_sort_key):
+    # Suppressed findings and findings already in the baseline are not annotated:
+    # annotations are for what the change brings.
+    for finding in sorted((f for f in report.findings if f.gating), key=_sort_key):
         level = LEVELS[finding.severity]
         if room[level] > 0:
             room[level] -= 1
@@ -143,15 +145,19 @@ def annotations(report: ScanReport, *, max_per_level: int = GITHUB_LEVEL_LIMIT) 
 
 
 def _summary(report: ScanReport, left_out: int, max_per_level: int) -> str:
-    counts = Counter(f.severity for f in report.findings)
-    total = len(report.findings)
+    gating = [f for f in report.findings if f.gating]
+    counts = Counter(f.severity for f in gating)
+    total = len(gating)
     if total:
         parts = ", ".join(
             f"{counts[s]} {s.label}" for s in sorted(Severity, reverse=True) if counts[s]
         )
         text = f"turbosec: {total} finding{'s' if total != 1 else ''} ({parts})"
     else:
-        text = "turbosec: no findings"
+        text = "turbosec: no new findings" if report.findings else "turbosec: no findings"
+    hidden = len(report.findings) - total
+    if hidden:
+        text += f"; {hidden} suppressed or already in the baseline"
     failed = [t.name for t in report.tools if t.status is ToolStatus.FAILED]
     if failed:
         text += f"; scanners failed: {', '.join(failed)}"

@@ -1,7 +1,11 @@
-"""JUnit XML: CI test tabs show each scanner as a suite and each finding as a failed test.
+"""JUnit XML: CI test tabs show each scanner as a suite and each new finding as a failed test.
 
 * one ``<testsuite>`` per tool, one ``<testcase>`` per finding with a ``<failure>`` whose
   ``type`` is the severity;
+* a finding that does not fail the gate is a ``<testcase>`` with ``<skipped>`` instead: a
+  suppressed one (``message="suppressed: REASON"``) or one already in the baseline
+  (``message="existing: in the baseline"``), so CI test views count only new problems as
+  failures while every finding stays listed;
 * a scanner that failed is a ``<testcase>`` with an ``<error>`` (fail closed, visibly);
 * a scanner that ran and found nothing has one passing ``<testcase>``, so it shows it ran;
 * a skipped scanner has one ``<testcase>`` with ``<skipped>``;
@@ -18,7 +22,7 @@ import xml.etree.ElementTree as ET  # builds XML, never parses it
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from turbosec.core.finding import Finding
+from turbosec.core.finding import BaselineState, Finding
 from turbosec.core.report import ScanReport, ToolRun, ToolStatus
 from turbosec.report.base import Formatter
 
@@ -82,6 +86,18 @@ def _details(finding: Finding) -> str:
         rows.append(("Advisories", ", ".join(finding.advisories)))
     if finding.fingerprint:
         rows.append(("Fingerprint", finding.fingerprint))
+    if finding.baseline_state is not None:
+        rows.append(("Baseline", finding.baseline_state.value))
+    suppression = finding.suppression
+    if suppression is not None:
+        text = f"{suppression.kind}, {suppression.reason or 'no reason given'}"
+        if suppression.source:
+            text += f" ({suppression.source})"
+        if suppression.expires:
+            text += f", expires {suppression.expires}"
+        if suppression.owner:
+            text += f", owner {suppression.owner}"
+        rows.append(("Suppressed", text))
     width = max(len(name) for name, _ in rows) + 1
     lines += [f"{name + ':':<{width}} {value}" for name, value in rows]
     if loc is not None and loc.snippet:
@@ -91,6 +107,16 @@ def _details(finding: Finding) -> str:
     if finding.references:
         lines += ["", "References:", *(f"  - {r}" for r in finding.references)]
     return "\n".join(lines)
+
+
+def _skip_message(finding: Finding) -> str | None:
+    """Why a finding is not a failure (suppressed, or known from the baseline); else None."""
+    suppression = finding.suppression
+    if suppression is not None:
+        return f"suppressed: {suppression.reason or 'no reason given'}"
+    if finding.baseline_state is BaselineState.UNCHANGED:
+        return "existing: in the baseline"
+    return None
 
 
 @dataclass
@@ -103,7 +129,7 @@ class _Suite:
 class JunitFormatter(Formatter):
     name = "junit"
     extensions = (".xml",)
-    description = "JUnit XML for CI test tabs (one suite per scanner, one failed test per finding)"
+    description = "JUnit XML for CI test tabs (one suite per scanner, one test per finding)"
 
     def render(self, report: ScanReport) -> str:
         suites: dict[str, _Suite] = {}
@@ -207,6 +233,11 @@ class JunitFormatter(Formatter):
             if finding.location.start_line:
                 attrs["line"] = str(finding.location.start_line)
         case = ET.SubElement(suite, "testcase", attrs)
+        skipped = _skip_message(finding)
+        if skipped is not None:
+            element = ET.SubElement(case, "skipped", {"message": xml_safe(_one_line(skipped))})
+            element.text = xml_safe(_details(finding))
+            return
         failure = ET.SubElement(case, "failure")
         failure.set("type", finding.severity.label)
         failure.set("message", xml_safe(_one_line(finding.title or finding.rule_id)))

@@ -76,6 +76,11 @@ def _location(finding: Finding) -> str:
     return _code(loc.display())
 
 
+def _compared(report: ScanReport) -> bool:
+    """Whether the findings were compared with a baseline (new / existing)."""
+    return report.baseline is not None or any(f.baseline_state for f in report.findings)
+
+
 def _finding_item(finding: Finding) -> str:
     label = finding.severity.label.upper()
     parts = [f"- **{label}** {_location(finding)}"]
@@ -86,7 +91,17 @@ def _finding_item(finding: Finding) -> str:
         name = f"{pkg.name} {pkg.version}" if pkg.version else pkg.name
         parts.append(f" · package {_code(name)}")
     lines = ["".join(parts)]
-    if finding.fix_hint:
+    suppression = finding.suppression
+    if suppression is not None:
+        reason = escape_markdown(suppression.reason or "no reason given")
+        where = f" ({escape_markdown(suppression.source)})" if suppression.source else ""
+        extra = ""
+        if suppression.expires:
+            extra += f", expires {escape_markdown(suppression.expires)}"
+        if suppression.owner:
+            extra += f", owner {escape_markdown(suppression.owner)}"
+        lines.append(f"  - Suppressed: {reason}{where}{extra}")
+    elif finding.fix_hint:
         lines.append(f"  - Fix: {escape_markdown(finding.fix_hint)}")
     return "\n".join(lines) + "\n"
 
@@ -114,37 +129,55 @@ class MarkdownFormatter(Formatter):
         head = self._head(report)
         tail = self._tail(report)
         ordered = sorted(report.findings, key=_sort_key)
-        urgent = [f for f in ordered if f.severity >= Severity.HIGH]
-        rest = [f for f in ordered if f.severity < Severity.HIGH]
+        compared = _compared(report)
+        gating = [f for f in ordered if f.gating]
+        urgent = [f for f in gating if f.severity >= Severity.HIGH]
+        rest = [f for f in gating if f.severity < Severity.HIGH]
+        existing = [f for f in ordered if f.suppression is None and not f.gating]
+        suppressed = [f for f in ordered if f.suppression is not None]
 
         # The note is sized for the largest count it could carry.
         note_reserve = len(self._truncation_note(len(report.findings))) + 2
         budget = self.max_chars - len(head) - len(tail) - note_reserve
         body: list[str] = []
         shown = 0
+        complete = True  # a later section is shown only once every earlier one is whole
 
         if urgent:
-            section = f"### Critical and high findings ({len(urgent)})\n\n"
+            new = "New critical" if compared else "Critical"
+            section = f"### {new} and high findings ({len(urgent)})\n\n"
             items = self._fit(urgent, budget - len(section) - 1)
             if items:
                 text = section + "".join(items) + "\n"
                 body.append(text)
                 budget -= len(text)
                 shown += len(items)
+            complete = len(items) == len(urgent)
+        collapsed: list[tuple[list[Finding], str]] = []
         if rest:
             levels = ", ".join(s.label for s in sorted({f.severity for f in rest}, reverse=True))
-            opening = (
-                f"<details>\n<summary>{_plural(len(rest), 'more finding')} ({levels})</summary>\n\n"
+            noun = "more new finding" if compared else "more finding"
+            collapsed.append((rest, f"{_plural(len(rest), noun)} ({levels})"))
+        if existing:
+            collapsed.append(
+                (existing, f"{_plural(len(existing), 'existing finding')} (in the baseline)")
             )
+        if suppressed:
+            collapsed.append(
+                (suppressed, f"{_plural(len(suppressed), 'suppressed finding')} (accepted)")
+            )
+        for findings, summary in collapsed:
+            if not complete:
+                break
+            opening = f"<details>\n<summary>{summary}</summary>\n\n"
             closing = "\n</details>\n\n"
-            # Lower severities only once every urgent finding is shown.
-            if shown == len(urgent):
-                items = self._fit(rest, budget - len(opening) - len(closing))
-                if items:
-                    text = opening + "".join(items) + closing
-                    body.append(text)
-                    budget -= len(text)
-                    shown += len(items)
+            items = self._fit(findings, budget - len(opening) - len(closing))
+            if items:
+                text = opening + "".join(items) + closing
+                body.append(text)
+                budget -= len(text)
+                shown += len(items)
+            complete = len(items) == len(findings)
 
         omitted = len(report.findings) - shown
         if omitted:
@@ -198,16 +231,46 @@ class MarkdownFormatter(Formatter):
             if verdict.reasons:
                 out.append("")
 
-        counts = Counter(f.severity for f in report.findings)
-        out += ["| Severity | Findings |", "| --- | ---: |"]
-        for severity in sorted(Severity, reverse=True):
-            out.append(f"| {severity.label.capitalize()} | {counts.get(severity, 0)} |")
-        out += [f"| **Total** | **{len(report.findings)}** |", "", ""]
+        active = [f for f in report.findings if f.suppression is None]
+        suppressed = len(report.findings) - len(active)
+        compared = _compared(report)
+        if compared:
+            new = Counter(f.severity for f in active if f.gating)
+            old = Counter(f.severity for f in active if not f.gating)
+            out += ["| Severity | New | Existing |", "| --- | ---: | ---: |"]
+            for severity in sorted(Severity, reverse=True):
+                label = severity.label.capitalize()
+                out.append(f"| {label} | {new.get(severity, 0)} | {old.get(severity, 0)} |")
+            out.append(f"| **Total** | **{new.total()}** | **{old.total()}** |")
+        else:
+            counts = Counter(f.severity for f in active)
+            out += ["| Severity | Findings |", "| --- | ---: |"]
+            for severity in sorted(Severity, reverse=True):
+                out.append(f"| {severity.label.capitalize()} | {counts.get(severity, 0)} |")
+            out.append(f"| **Total** | **{len(active)}** |")
+        out.append("")
+        notes: list[str] = []
+        if suppressed:
+            notes.append(f"{_plural(suppressed, 'suppressed finding')} (not counted above)")
+        if compared:
+            notes.append(f"fixed since the baseline: {len(report.fixed)}")
+        if notes:
+            line = "; ".join(notes)
+            out += [line[:1].upper() + line[1:] + ".", ""]
+        out.append("")
         return "\n".join(out)
 
     @staticmethod
     def _tail(report: ScanReport) -> str:
         out: list[str] = []
+        notices = list(dict.fromkeys(report.notices))
+        if notices:
+            out += ["### Notices", ""]
+            for notice in notices[:20]:
+                out.append(f"- {escape_markdown(notice, limit=_ERROR_LIMIT)}")
+            if len(notices) > 20:
+                out.append(f"- … and {len(notices) - 20} more notices")
+            out.append("")
         failed = [t for t in report.tools if t.status is ToolStatus.FAILED]
         skipped = [t for t in report.tools if t.status is ToolStatus.SKIPPED]
         if failed or report.errors:

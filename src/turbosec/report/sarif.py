@@ -6,6 +6,9 @@
 * ``partialFingerprints["turbosec/v1"]`` is turbosec's line-independent fingerprint, so an
   alert keeps its identity when code moves.
 * Paths are repository-relative URIs against ``%SRCROOT%``.
+* A suppressed finding keeps its result, with ``suppressions`` (``inSource`` for a marker
+  in the code, ``external`` for a configuration entry; the reason is the justification);
+  when the scan was compared with a baseline, ``baselineState`` is ``new`` or ``unchanged``.
 * A scanner that failed gets ``invocations[0].executionSuccessful = false`` with its error
   as a tool execution notification; when it produced no results its run has no ``results``
   array at all (SARIF: "the tool failed to produce results"), never an empty one that
@@ -156,14 +159,35 @@ def _locations(finding: Finding) -> list[dict[str, Any]]:
 
 
 def _suppressions(finding: Finding) -> list[dict[str, Any]]:
-    """SARIF ``result.suppressions`` for a finding (baseline, accepted risk...).
+    """SARIF ``result.suppressions`` for a suppressed finding (empty: not suppressed).
 
-    turbosec does not mark findings suppressed yet, so this is always empty and the
-    property is left out (absent means "suppression state not evaluated" in SARIF).  When
-    :class:`Finding` gains a suppression, return e.g.
-    ``[{"kind": "external", "status": "accepted", "justification": ...}]`` here.
+    An inline marker in the code is ``inSource``, a ``[[suppress]]`` entry of the
+    configuration ``external``; both are ``accepted`` (they stop the finding from failing
+    the gate).  The reason is the ``justification``; expiry, owner and where the
+    suppression was written go in ``properties``.  Without a suppression the property is
+    left out: GitHub code scanning then treats the alert as open.
     """
-    return []
+    suppression = finding.suppression
+    if suppression is None:
+        return []
+    entry: dict[str, Any] = {
+        "kind": "inSource" if suppression.kind == "inline" else "external",
+        "status": "accepted",
+    }
+    if suppression.reason:
+        entry["justification"] = suppression.reason
+    properties = {
+        key: value
+        for key, value in (
+            ("source", suppression.source),
+            ("expires", suppression.expires),
+            ("owner", suppression.owner),
+        )
+        if value
+    }
+    if properties:
+        entry["properties"] = properties
+    return [entry]
 
 
 def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
@@ -181,6 +205,8 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     suppressions = _suppressions(finding)
     if suppressions:
         result["suppressions"] = suppressions
+    if finding.baseline_state is not None:
+        result["baselineState"] = finding.baseline_state.value
     properties: dict[str, Any] = {
         "severity": finding.severity.label,
         "category": finding.category.value,
