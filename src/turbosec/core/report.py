@@ -37,7 +37,16 @@ class ToolRun:
     findings: int = 0
     error: str | None = None
     optional: bool = False
-    command: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # empty when every result came from the cache
+    # Incremental cache (None: the cache was not used): files whose results came from the
+    # cache, and files the scanner was run on (for a whole-project scanner: its inputs).
+    cached_files: int | None = None
+    scanned_files: int | None = None
+
+    @property
+    def cached(self) -> bool:
+        """Every result came from the cache: no scanner process was started."""
+        return self.cached_files is not None and not self.scanned_files
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +58,8 @@ class ToolRun:
             "error": self.error,
             "optional": self.optional,
             "command": list(self.command),
+            "cached_files": self.cached_files,
+            "scanned_files": self.scanned_files,
         }
 
     @classmethod
@@ -62,7 +73,13 @@ class ToolRun:
             error=data.get("error"),
             optional=bool(data.get("optional", False)),
             command=tuple(data.get("command") or ()),
+            cached_files=_optional_int(data.get("cached_files")),
+            scanned_files=_optional_int(data.get("scanned_files")),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,13 @@ An adapter knows which files make it applicable, how to run its program (argumen
 environment, timeout, offline flags), how to learn the program's version, and how to turn
 the program's output into :class:`~turbosec.core.finding.Finding` objects.  Adapters never
 import the scanner: it always runs as a subprocess.
+
+For the incremental cache (:mod:`turbosec.scan.cache`) an adapter also says what its
+results depend on: its :attr:`~Scanner.scope` (``"file"``: the findings of a file depend
+only on that file, so the scanner can be run on just the changed files; ``"project"``: the
+results depend on the inputs together), the repository files it reads
+(:meth:`~Scanner.scanned_files`) and the files outside them that shape its results, such as
+rule packs (:meth:`~Scanner.config_files`).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import abc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from turbosec.core.config import ScannerConfig
 from turbosec.core.finding import Category, Finding
@@ -58,6 +65,28 @@ class Scanner(abc.ABC):
     install_hint: ClassVar[str] = "pip install 'turbosec[scanners]'"
     # False for scanners that need an online service: they run only when enabled in config.
     enabled_by_default: ClassVar[bool] = True
+    # "file": the findings (and warnings) about a file depend only on that file's content, so
+    # a run on any subset of the files gives the same results for those files.  "project":
+    # the results depend on the inputs together (Terraform modules and tfvars, requirement
+    # files including each other); the scanner re-runs when any input changes.
+    scope: ClassVar[Literal["file", "project"]] = "project"
+    # Cached results older than this are not reused (seconds; None: no limit).  For scanners
+    # that ask an online service, whose answers change without any change to the inputs.
+    cache_max_age_s: ClassVar[float | None] = None
+
+    def inputs(self, target: Target) -> list[str]:
+        """The repository files (relative POSIX paths) this scanner reads.  Default: all."""
+        return list(target.files)
+
+    def scanned_files(self, target: Target, config: ScannerConfig) -> list[str]:
+        """The files a run with ``config`` reads: :meth:`inputs`, unless the configuration
+        widens them (semgrep with custom rules is given every file)."""
+        return self.inputs(target)
+
+    def config_files(self, target: Target, config: ScannerConfig) -> list[Path]:
+        """Files or directories outside the scanned files whose content shapes the results
+        (rule packs, configuration files the tool discovers by itself)."""
+        return []
 
     @abc.abstractmethod
     def applicable(self, target: Target) -> bool:

@@ -87,14 +87,34 @@ class Target:
 
     root: Path
     exclude: PathFilter = PathFilter()
+    # Set by :meth:`restricted`: only these files are considered.
+    subset: tuple[str, ...] | None = None
 
     @classmethod
     def open(cls, root: Path, exclude: Iterable[str] = ()) -> Target:
         return cls(root=root.resolve(), exclude=PathFilter(tuple(exclude)))
 
+    def restricted(self, files: Iterable[str]) -> Target:
+        """The same repository (root, exclusions) with only ``files`` of it to consider.
+
+        The incremental cache runs a file-local scanner on just the files whose results it
+        does not have.  Paths that are not files of this target are left out.
+        """
+        wanted = set(files)
+        sub = Target(
+            root=self.root,
+            exclude=self.exclude,
+            subset=tuple(p for p in self.files if p in wanted),
+        )
+        # Share the line reader: the files are the same.
+        sub.__dict__["lines"] = self.lines
+        return sub
+
     @cached_property
     def files(self) -> tuple[str, ...]:
         """Repository-relative POSIX paths of the files to consider, sorted."""
+        if self.subset is not None:
+            return self.subset
         listed = self._git_files()
         if listed is None:
             listed = self._walk_files()
@@ -124,7 +144,8 @@ class Target:
         if proc.returncode != 0:
             return None
         names = [n for n in proc.stdout.decode("utf-8", "replace").split("\0") if n]
-        return [n for n in names if (self.root / n).is_file()]
+        prefix = os.path.join(self.root, "")  # os.path: ~3x faster than pathlib per file
+        return [n for n in names if os.path.isfile(prefix + n)]
 
     def _walk_files(self) -> list[str]:
         found: list[str] = []

@@ -137,6 +137,8 @@ def test_src_fixture() -> None:
         ("B602", service, 12, 12, 16, 6, "high", "high", (78,)),
         ("B324", service, 24, 12, 24, 30, "high", "high", (327,)),
         ("B306", service, 28, 12, 28, 29, "medium", "high", (377,)),
+        # "# nosec B602 - ..." does not hide it (--ignore-nosec): turbosec marks it suppressed
+        ("B602", service, 32, 12, 32, 48, "high", "high", (78,)),
     ]
     multi = parsed.findings[3]
     assert multi.location is not None
@@ -240,6 +242,7 @@ def test_invocation(tmp_path: Path) -> None:
         "--format",
         "json",
         "--quiet",
+        "--ignore-nosec",
         "--exclude",
         "",
         "--skip",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -355,3 +356,83 @@ def test_real_checkov_reports_unparsable_files(tmp_path: Path) -> None:
     parsed = run_real(Target.open(tmp_path))
     assert parsed.findings == []
     assert parsed.warnings == ["could not parse terraform file bad/broken.tf; it was not checked"]
+
+
+# A skipped_checks record as checkov 3.3.30 prints it for `#checkov:skip=CKV_AWS_20:reason`
+# (trimmed to the fields turbosec reads; captured from the run in the test below).
+def _skipped_report(comment: str) -> bytes:
+    record = {
+        "check_id": "CKV_AWS_20",
+        "check_name": "S3 Bucket has an ACL defined which allows public READ access.",
+        "check_result": {"result": "SKIPPED", "suppress_comment": comment},
+        "file_path": "/main.tf",
+        "file_abs_path": "/nonexistent/main.tf",
+        "repo_file_path": "/main.tf",
+        "file_line_range": [1, 6],
+        "resource": "aws_s3_bucket.logs",
+        "severity": None,
+        "guideline": None,
+        "details": [],
+    }
+    report = {
+        "check_type": "terraform",
+        "results": {"failed_checks": [], "skipped_checks": [record], "parsing_errors": []},
+    }
+    return json.dumps(report).encode()
+
+
+@pytest.mark.parametrize(
+    ("comment", "reason"),
+    [
+        ("the bucket hosts a public website", "the bucket hosts a public website"),
+        ("No comment provided", None),  # checkov's text for a skip without a reason
+    ],
+)
+def test_skipped_checks_become_suppressed_findings(
+    tmp_path: Path, comment: str, reason: str | None
+) -> None:
+    write(tmp_path, {"main.tf": 'resource "aws_s3_bucket" "logs" {\n}\n'})
+    run = RunResult(0, _skipped_report(comment), b"", 0.0)
+    (finding,) = CheckovScanner().parse(run, Target.open(tmp_path)).findings
+    assert finding.rule_id == "CKV_AWS_20"
+    assert finding.severity is Severity.HIGH
+    assert finding.message.startswith(
+        "CKV_AWS_20 skipped by a checkov skip comment (not evaluated) for aws_s3_bucket.logs"
+    )
+    assert finding.suppression is not None
+    assert finding.suppression.kind == "inline"
+    assert finding.suppression.reason == reason
+    assert finding.suppression.source == "main.tf: checkov:skip=CKV_AWS_20 in aws_s3_bucket.logs"
+    assert not finding.gating
+
+
+def test_skipped_checks_must_be_a_list(tmp_path: Path) -> None:
+    doc = b'{"check_type": "terraform", "results": {"failed_checks": [], "skipped_checks": 3}}'
+    with pytest.raises(ParseError, match="'skipped_checks' is not a list"):
+        CheckovScanner().parse(RunResult(0, doc, b"", 0.0), Target.open(tmp_path))
+
+
+@pytest.mark.scanners
+def test_real_checkov_reports_skipped_checks_as_suppressed(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "main.tf": (
+                'resource "aws_s3_bucket" "logs" {\n'
+                "  #checkov:skip=CKV_AWS_20:the bucket hosts a public website\n"
+                "  #checkov:skip=CKV_AWS_18\n"
+                '  bucket = "acme-logs"\n'
+                '  acl    = "public-read"\n'
+                "}\n"
+            ),
+        },
+    )
+    parsed = run_real(Target.open(tmp_path))
+    suppressed = {f.rule_id: f.suppression for f in parsed.findings if f.suppression}
+    assert set(suppressed) == {"CKV_AWS_20", "CKV_AWS_18"}
+    assert suppressed["CKV_AWS_20"] is not None
+    assert suppressed["CKV_AWS_20"].reason == "the bucket hosts a public website"
+    assert suppressed["CKV_AWS_18"] is not None
+    assert suppressed["CKV_AWS_18"].reason is None  # "No comment provided"
+    failed = {f.rule_id for f in parsed.findings if f.suppression is None}
+    assert "CKV_AWS_20" not in failed and "CKV_AWS_21" in failed

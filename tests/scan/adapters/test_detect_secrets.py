@@ -103,6 +103,9 @@ def test_demo_app_fixture() -> None:
     assert parsed.warnings == []
     assert rows(parsed) == DEMO_ROWS
     assert_no_secret(parsed.findings, DEMO_SECRETS)
+    # the values go to the runner (to redact them from other tools' findings), nowhere else
+    assert set(parsed.secrets) == DEMO_SECRETS
+    assert not any(secret in repr(parsed) for secret in DEMO_SECRETS)  # not in logs/reprs
 
 
 def test_demo_app_fields() -> None:
@@ -372,6 +375,8 @@ def test_invocation(tmp_path: Path) -> None:
         "scan",
         "--all-files",
         "--no-verify",
+        "--disable-filter",
+        "detect_secrets.filters.allowlist.is_line_allowlisted",
         "--disable-plugin",
         "HexHighEntropyString",
         "--",
@@ -429,3 +434,30 @@ def test_real_detect_secrets_on_a_small_project(tmp_path: Path) -> None:
         'HEADERS = {"Authorization": "token ghp_**********************************00"}'
     )
     assert github.secret_hash is not None and matches_salted_hash(token, github.secret_hash)
+
+
+@pytest.mark.scanners
+def test_real_detect_secrets_reports_allowlisted_lines(tmp_path: Path) -> None:
+    """``pragma: allowlist secret`` no longer hides a secret: turbosec marks it suppressed."""
+    aws = "AKIA" + "TURBOSECFAKE" + "0077"
+    token = "ghp_" + "TurbosecFake" + "7" * 24
+    write(
+        tmp_path,
+        {
+            "conf.py": (
+                f'AWS = "{aws}"  # pragma: allowlist secret - fake key for the tests\n'
+                "# pragma: allowlist nextline secret\n"
+                f'TOKEN = "{token}"\n'
+            ),
+        },
+    )
+    returncode, parsed = run_real(Target.open(tmp_path))
+    assert returncode == 0
+    assert sorted({(r[0], r[2]) for r in rows(parsed)}) == [
+        ("aws-access-key", 1),
+        ("github-token", 3),
+        ("secret-keyword", 3),  # TOKEN = "..."
+    ]
+    assert_no_secret(parsed.findings, {aws, token})
+    # the adapter reports them; turbosec.scan.suppress marks them (tests/scan/test_suppress.py)
+    assert all(f.suppression is None for f in parsed.findings)

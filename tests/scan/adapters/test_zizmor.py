@@ -113,8 +113,11 @@ def test_src_fixture_workflows_actions_and_dependabot() -> None:
     parsed = ZizmorScanner().parse(result("src", 14), Target.open(SRC))
     release = ".github/workflows/release.yml"
     action = "actions/greet/action.yml"
+    clean = ".github/workflows/clean.yml"
     assert rows(parsed) == [
         ("dependabot-cooldown", ".github/dependabot.yml", 3, 5, 3, 27, "medium", "high"),
+        # "# zizmor: ignore[template-injection]": printed with --no-ignores, kept suppressed
+        ("template-injection", clean, 9, 24, 9, 56, "high", "high"),
         ("dangerous-triggers", release, 4, 3, 4, 15, "high", "medium"),
         ("template-injection", release, 16, 31, 16, 68, "high", "high"),
         ("github-env", release, 16, 9, 16, 89, "high", "low"),
@@ -122,8 +125,13 @@ def test_src_fixture_workflows_actions_and_dependabot() -> None:
         ("template-injection", action, 11, 28, 11, 38, "high", "high"),
         ("unpinned-uses", action, 13, 13, 13, 36, "high", "high"),
     ]
-    # The ignore comment in clean.yml suppresses its finding; broken.yml is a warning.
-    assert not any(f.location and f.location.path.endswith("clean.yml") for f in parsed.findings)
+    # Only the finding of clean.yml carries a suppression; broken.yml is a warning.
+    ignored = parsed.findings[1]
+    assert ignored.suppression is not None
+    assert ignored.suppression.kind == "inline"
+    assert ignored.suppression.reason is None  # nothing after the marker
+    assert ignored.suppression.source == f"{clean}: zizmor: ignore[template-injection]"
+    assert [f for f in parsed.findings if f.suppression is not None] == [ignored]
     assert parsed.warnings == [BROKEN_WARNING]
     cooldown = parsed.findings[0]
     assert cooldown.fix_hint == "add cooldown configuration (`zizmor --fix` applies this)"
@@ -171,13 +179,37 @@ def test_remote_and_odd_locations_do_not_crash(tmp_path: Path) -> None:
     assert finding.confidence is Confidence.MEDIUM
 
 
-def test_findings_flagged_ignored_are_dropped(tmp_path: Path) -> None:
+def test_findings_flagged_ignored_are_kept_suppressed(tmp_path: Path) -> None:
     stdout = (
         b'[{"ident": "x", "determinations": {"severity": "High", "confidence": "High"}, '
         b'"locations": [], "ignored": true}]'
     )
     parsed = ZizmorScanner().parse(RunResult(0, stdout, b"", 0.0), Target.open(tmp_path))
-    assert parsed.findings == []
+    (finding,) = parsed.findings
+    assert finding.suppression is not None
+    assert (finding.suppression.reason, finding.suppression.source) == (
+        None,
+        "zizmor: zizmor: ignore[x]",
+    )
+    assert not finding.gating
+
+
+def test_the_reason_comes_from_the_ignore_comment(tmp_path: Path) -> None:
+    stdout = (
+        b'[{"ident": "unpinned-uses", "determinations": {"severity": "High"}, '
+        b'"locations": [{"symbolic": {"key": {"Local": {"verbatim_path": "w.yml"}}, '
+        b'"kind": "Primary"}, "concrete": {"location": {"start_point": {"row": 0, '
+        b'"column": 0}}, "comments": ["# other comment", '
+        b'"# zizmor: ignore[template-injection, unpinned-uses] pinned by renovate"]}}], '
+        b'"ignored": true}]'
+    )
+    parsed = ZizmorScanner().parse(RunResult(14, stdout, b"", 0.0), Target.open(tmp_path))
+    (finding,) = parsed.findings
+    assert finding.suppression is not None
+    assert finding.suppression.reason == "pinned by renovate"
+    assert finding.suppression.source == (
+        "w.yml: zizmor: ignore[template-injection, unpinned-uses]"
+    )
 
 
 # --------------------------------------------------------------------- malformed output
@@ -252,6 +284,7 @@ def test_invocation(tmp_path: Path) -> None:
         "--no-progress",
         "--color",
         "never",
+        "--no-ignores",  # no zizmor configuration applies: report ignored findings
         "--persona",
         "auditor",
         "--",
@@ -261,6 +294,47 @@ def test_invocation(tmp_path: Path) -> None:
     assert inv.cwd == target.root
     assert inv.ok_returncodes == frozenset({0, 3, 10, 11, 12, 13, 14})
     assert inv.env == {"ZIZMOR_OFFLINE": "true"}
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "env", "no_ignores"),
+    [
+        ({}, (), None, True),
+        ({"zizmor.yml": "rules: {}\n"}, (), None, False),
+        ({".github/zizmor.yaml": "rules: {}\n"}, (), None, False),
+        ({".github/workflows/zizmor.yml": "rules: {}\n"}, (), None, False),
+        ({"zizmor.yml": "rules: {}\n"}, ("--no-config",), None, True),
+        ({}, ("--config", "z.yml"), None, False),
+        ({}, ("--config=z.yml",), None, False),
+        ({}, (), "/etc/zizmor.yml", False),
+    ],
+)
+def test_no_ignores_only_without_a_zizmor_configuration(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str],
+    args: tuple[str, ...],
+    env: str | None,
+    no_ignores: bool,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)  # discovery stops here
+    (tmp_path / "zizmor.yml").write_text("rules: {}\n")  # above the repository: not seen
+    write(repo, {".github/workflows/ci.yml": "", **files})
+    if env is None:
+        monkeypatch.delenv("ZIZMOR_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("ZIZMOR_CONFIG", env)
+    inv = ZizmorScanner().invocation(Target.open(repo), ScannerConfig(args=args), "zizmor")
+    assert ("--no-ignores" in inv.argv) is no_ignores
+
+
+def test_config_discovery_goes_above_a_directory_without_git(tmp_path: Path) -> None:
+    (tmp_path / "zizmor.yml").write_text("rules: {}\n")
+    repo = tmp_path / "project"
+    write(repo, {".github/workflows/ci.yml": ""})
+    inv = ZizmorScanner().invocation(Target.open(repo), ScannerConfig(), "zizmor")
+    assert "--no-ignores" not in inv.argv
 
 
 # ------------------------------------------------------------------------ real zizmor
@@ -328,3 +402,27 @@ def test_real_zizmor_clean_and_unparsable(tmp_path: Path) -> None:
     assert returncode == 3
     assert parsed.findings == []
     assert parsed.warnings[0].startswith("did not audit .github/workflows/ok.yml: failed to parse")
+
+
+@pytest.mark.scanners
+def test_real_zizmor_ignored_findings_are_reported_suppressed(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # zizmor's configuration discovery stops here
+    workflow = WORKFLOW.replace(
+        'echo "${{ github.event.pull_request.title }}"',
+        'echo "${{ github.event.pull_request.title }}"'
+        " # zizmor: ignore[template-injection] the title is only echoed",
+    )
+    write(tmp_path, {".github/workflows/pr.yml": workflow})
+    returncode, parsed = run_real(Target.open(tmp_path))
+    assert returncode == 14
+    by_rule = {f.rule_id: f for f in parsed.findings}
+    assert set(by_rule) == {"dangerous-triggers", "template-injection"}
+    assert by_rule["dangerous-triggers"].suppression is None
+    ignored = by_rule["template-injection"].suppression
+    assert ignored is not None
+    assert ignored.reason == "the title is only echoed"
+
+    # With a zizmor configuration turbosec leaves ignores to zizmor: the finding is gone.
+    (tmp_path / "zizmor.yml").write_text("rules: {}\n")
+    _, parsed = run_real(Target.open(tmp_path))
+    assert [f.rule_id for f in parsed.findings] == ["dangerous-triggers"]

@@ -1,7 +1,11 @@
 """Bandit: security problems in Python code, one AST plugin per test id (B101...B703).
 
-Runs ``bandit --format json --quiet --exclude "" -- FILES`` on the explicit list of the
-target's ``.py`` files (so the configured exclusions apply exactly).  ``--exclude ""``
+Runs ``bandit --format json --quiet --ignore-nosec --exclude "" -- FILES`` on the explicit
+list of the target's ``.py`` files (so the configured exclusions apply exactly).
+``--ignore-nosec`` keeps findings on ``# nosec`` lines in the output (bandit would
+otherwise drop them and only count them in ``metrics._totals.nosec``): turbosec marks them
+suppressed itself (:mod:`turbosec.scan.suppress`), with the text after the marker as the
+reason, so they stay visible in every report without failing the gate.  ``--exclude ""``
 matters: bandit's default exclusions (``.svn,CVS,.bzr,.hg,.git,__pycache__,.tox,.eggs,
 *.egg``) are compared as *substrings* of every path, even of files named explicitly, so
 without it bandit silently skips e.g. every file under ``.github/`` or any file whose path
@@ -74,6 +78,7 @@ class BanditScanner(Scanner):
     program = "bandit"
     category = Category.SAST
     description = "Python code: AST checks for injection, unsafe calls, weak crypto, secrets"
+    scope = "file"  # each file's AST is checked on its own
 
     def inputs(self, target: Target) -> list[str]:
         return target.matching(suffixes=SUFFIXES)
@@ -87,6 +92,7 @@ class BanditScanner(Scanner):
             "--format",
             "json",
             "--quiet",
+            "--ignore-nosec",  # report "# nosec" lines: turbosec marks them suppressed
             "--exclude",
             "",  # no default path exclusions: turbosec already chose the files
             *config.args,

@@ -23,6 +23,15 @@ Prisma Cloud platform), ``--download-external-modules false`` (no Terraform regi
 git fetches) and ``CKV_SKIP_PACKAGE_UPDATE_CHECK=true`` (otherwise checkov asks PyPI for
 a newer version of itself on every start: a 1 s timeout, cached for a day).
 
+Inline skips (``#checkov:skip=CKV_ID:reason`` in a resource, a Kubernetes
+``checkov.io/skip1: CKV_ID=reason`` annotation, CloudFormation ``Metadata.checkov.skip``)
+are listed in ``results.skipped_checks`` with ``check_result.suppress_comment`` (``No
+comment provided`` when the skip has no reason).  turbosec reports each as a finding
+carrying an inline :class:`~turbosec.core.finding.Suppression` with that reason, so it
+stays visible without failing the gate.  checkov does not evaluate a skipped check (and has
+no option to ignore skip comments): such a finding says the check was skipped, not that
+the resource fails it.  Checks left out with ``--skip-check`` are not listed at all.
+
 No ``--quiet``: it would drop ``results.parsing_errors`` (the names of files checkov could
 not parse, reported as warnings) along with the passed checks.
 
@@ -41,7 +50,7 @@ from typing import Any
 
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
-from turbosec.core.finding import Category, Confidence, Finding, Location
+from turbosec.core.finding import Category, Confidence, Finding, Location, Suppression
 from turbosec.core.severity import Severity
 from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
 from turbosec.scan.target import Target, glob_to_regex
@@ -60,6 +69,23 @@ _CFN = (
 )
 _ARM = re.compile(rb"schema\.management\.azure\.com/schemas/[^\"']*[Dd]eploymentTemplate\.json")
 _SERVERLESS = frozenset({"serverless.yml", "serverless.yaml", "serverless.json"})
+# Files checkov may read in directory mode (for the incremental cache): every file of the
+# frameworks above, variable files and templates Terraform's file()/templatefile() load,
+# and checkov's own .checkov.yaml.
+_INPUT_SUFFIXES = (
+    ".tf",
+    ".tfvars",
+    ".hcl",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".template",
+    ".bicep",
+    ".tpl",
+    ".tftpl",
+    ".sh",
+    ".env",
+)
 
 # Frameworks whose findings are about pipelines rather than infrastructure (only seen when a
 # user forces them with scanners.checkov.args).
@@ -148,6 +174,9 @@ _FIX_HINTS: dict[str, str] = {
     "CKV_AWS_88": "do not give the instance a public IP address; put it behind a load balancer",
 }
 
+# checkov's suppress_comment when a skip gives no reason.
+_NO_COMMENT = "No comment provided"
+
 _IMPERATIVE = ("Ensure ", "Do not ", "Use ", "Minimize ", "Apply ", "Avoid ", "Prefer ")
 
 
@@ -156,6 +185,8 @@ class CheckovScanner(Scanner):
     program = "checkov"
     category = Category.IAC
     description = "Misconfigurations in Terraform, Dockerfiles, Kubernetes and CloudFormation"
+    # Directory mode: Terraform modules, tfvars and variables are resolved across files.
+    scope = "project"
 
     def __init__(self) -> None:
         self._frameworks_cache: dict[tuple[Path, tuple[str, ...]], tuple[str, ...]] = {}
@@ -172,6 +203,18 @@ class CheckovScanner(Scanner):
 
     def applicable(self, target: Target) -> bool:
         return bool(self.frameworks(target))
+
+    def inputs(self, target: Target) -> list[str]:
+        """The target's files checkov may read: IaC, variable and template files, Dockerfiles.
+
+        Files in hidden directories are left out: checkov does not walk them.
+        """
+        return [
+            p
+            for p in target.files
+            if not any(part.startswith(".") for part in p.split("/")[:-1])
+            and (p.lower().endswith(_INPUT_SUFFIXES) or _DOCKERFILE.match(p.rsplit("/", 1)[-1]))
+        ]
 
     def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
         argv: list[str] = [
@@ -235,9 +278,18 @@ class CheckovScanner(Scanner):
                 raise ParseError(
                     TOOL, source, f"{where} ({check_type}): 'failed_checks' is not a list"
                 )
+            skipped = results.get("skipped_checks")
+            if skipped is None:
+                skipped = []
+            if not isinstance(skipped, list):
+                raise ParseError(
+                    TOOL, source, f"{where} ({check_type}): 'skipped_checks' is not a list"
+                )
             warnings.extend(_parsing_warnings(report, results, check_type, target))
-            for number, record in enumerate(failed):
-                finding = _finding(record, check_type, target, f"{where} failed check #{number}")
+            records = [(r, f"{where} failed check #{n}", False) for n, r in enumerate(failed)]
+            records += [(r, f"{where} skipped check #{n}", True) for n, r in enumerate(skipped)]
+            for record, label, was_skipped in records:
+                finding = _finding(record, check_type, target, label, skipped=was_skipped)
                 if finding.location is not None and finding.location.path not in known_files:
                     continue  # excluded or git-ignored: checkov walked more than the target holds
                 findings.append(finding)
@@ -394,7 +446,19 @@ def _lines(record: Mapping[str, Any]) -> tuple[int | None, int | None]:
     return start, max(end, start)
 
 
-def _finding(record: Any, check_type: str, target: Target, where: str) -> Finding:
+def _skip_reason(record: Mapping[str, Any]) -> str | None:
+    """The reason written in a checkov skip (None when it gives none)."""
+    result = record.get("check_result")
+    comment = result.get("suppress_comment") if isinstance(result, Mapping) else None
+    if not isinstance(comment, str):
+        return None
+    text = " ".join(comment.split())
+    return text if text and text != _NO_COMMENT else None
+
+
+def _finding(
+    record: Any, check_type: str, target: Target, where: str, *, skipped: bool = False
+) -> Finding:
     if not isinstance(record, Mapping):
         raise ParseError(TOOL, "stdout", f"{where} is a {type(record).__name__}, not an object")
     check_id = record.get("check_id")
@@ -403,10 +467,11 @@ def _finding(record: Any, check_type: str, target: Target, where: str) -> Findin
     name = record.get("check_name")
     title = name if isinstance(name, str) and name else check_id
     resource = record.get("resource")
+    verb = "skipped by a checkov skip comment (not evaluated)" if skipped else "failed"
     if isinstance(resource, str) and resource:
-        message = f"{check_id} failed for {resource}: {title}"
+        message = f"{check_id} {verb} for {resource}: {title}"
     else:
-        message = f"{check_id} failed: {title}"
+        message = f"{check_id} {verb}: {title}"
     details = record.get("details")
     if isinstance(details, list) and details:
         message += ": " + "; ".join(str(d) for d in details)
@@ -439,6 +504,15 @@ def _finding(record: Any, check_type: str, target: Target, where: str) -> Findin
             snippet=target.snippet(path, start, end),
         )
     category = Category.PIPELINE if check_type in _PIPELINE_FRAMEWORKS else Category.IAC
+    suppression: Suppression | None = None
+    if skipped:
+        where_skipped = location.path if location is not None else "checkov"
+        suppression = Suppression(
+            kind="inline",
+            reason=_skip_reason(record),
+            source=f"{where_skipped}: checkov:skip={check_id}"
+            + (f" in {resource}" if isinstance(resource, str) and resource else ""),
+        )
     return Finding(
         tool=TOOL,
         rule_id=check_id,
@@ -452,4 +526,5 @@ def _finding(record: Any, check_type: str, target: Target, where: str) -> Findin
         references=references,
         fix_hint=fix_hint,
         raw=dict(record),
+        suppression=suppression,
     )

@@ -5,7 +5,14 @@ Runs ``detect-secrets scan --all-files --no-verify -- FILES`` on the explicit li
 file of the target.  ``--all-files`` is needed because without it detect-secrets keeps only
 files git tracks (untracked files named on the command line are silently skipped);
 ``--no-verify`` (``-n``) turns off the plugins' network calls that test a secret against
-its provider.  The installed program may be Yelp's detect-secrets or Bridgecrew's fork
+its provider.  ``--disable-filter detect_secrets.filters.allowlist.is_line_allowlisted``
+keeps secrets on lines marked ``pragma: allowlist secret`` (or below ``pragma: allowlist
+nextline secret``) in the output, which detect-secrets would otherwise drop silently:
+turbosec marks them suppressed itself (:mod:`turbosec.scan.suppress`), so an allowlisted
+secret is still reported (redacted, as always) but does not fail the gate.  The filter
+exists under that name in Yelp's detect-secrets and in Bridgecrew's fork (verified with
+``bc-detect-secrets`` 1.5.52: it disappears from ``filters_used`` and the allowlisted lines
+are reported).  The installed program may be Yelp's detect-secrets or Bridgecrew's fork
 (``bc-detect-secrets``, pulled in by checkov, which reports versions like ``1.5.52``);
 both print the same document.
 
@@ -43,6 +50,8 @@ from turbosec.scan.target import Target
 
 TOOL = "detect-secrets"
 SOURCE = "stdout"
+#: detect-secrets' filter that drops lines marked ``pragma: allowlist secret``.
+ALLOWLIST_FILTER = "detect_secrets.filters.allowlist.is_line_allowlisted"
 
 #: Lines longer than this are not searched exhaustively for the hashed secret.
 MAX_EXHAUSTIVE_LINE = 2048
@@ -121,6 +130,10 @@ class DetectSecretsScanner(Scanner):
     program = "detect-secrets"
     category = Category.SECRET
     description = "hard-coded credentials: provider keys and tokens, private keys, passwords"
+    scope = "file"  # plugins and filters look at one file's lines at a time
+
+    def inputs(self, target: Target) -> list[str]:
+        return list(target.files)
 
     def applicable(self, target: Target) -> bool:
         return bool(target.files)
@@ -131,6 +144,8 @@ class DetectSecretsScanner(Scanner):
             "scan",
             "--all-files",  # also files git does not track yet
             "--no-verify",  # no network calls to providers
+            "--disable-filter",  # report allowlisted lines: turbosec marks them suppressed
+            ALLOWLIST_FILTER,
             *config.args,
             "--",  # file names are never options
             *target.files,
@@ -161,7 +176,10 @@ class DetectSecretsScanner(Scanner):
             else:
                 lost.add((rec.path, rec.line))
         findings = [_finding(rec, _snippet(rec, in_file[rec.path], lost)) for rec in records]
-        return Parsed(findings=findings)
+        # The values go to the runner only, which redacts them from every other finding of
+        # the run (a SAST rule may flag or quote the same line); they are never stored.
+        revealed = sorted({rec.secret for rec in records if rec.secret}, key=len, reverse=True)
+        return Parsed(findings=findings, secrets=revealed)
 
 
 @dataclass

@@ -45,6 +45,7 @@ _REQ_LINE = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*"
     r"(?:(?P<op>===|==|~=|>=|<=|!=|>|<|@)\s*(?P<version>[^\s;,\\#]*))?"
 )
+_CONSTRAINTS = re.compile(r"(?:^|/)constraints[^/]*\.txt$", re.I)
 _UNAUDITED = ("could not be audited", "not found on pypi")
 _NETWORK = (
     "ConnectionError",
@@ -76,9 +77,16 @@ class PipAuditScanner(Scanner):
     category = Category.DEPENDENCY
     description = "Known vulnerabilities in pinned requirements (needs PyPI or OSV online)"
     enabled_by_default = False
+    scope = "project"  # requirement files include each other (-r, -c)
+    # The vulnerability service learns of new advisories every day: cached answers expire.
+    cache_max_age_s = 6 * 3600.0
 
     def requirement_files(self, target: Target) -> list[str]:
         return [p for p in target.files if _REQUIREMENTS.search(p)]
+
+    def inputs(self, target: Target) -> list[str]:
+        """Requirement files and the constraint files they may include."""
+        return [p for p in target.files if _REQUIREMENTS.search(p) or _CONSTRAINTS.search(p)]
 
     def applicable(self, target: Target) -> bool:
         return bool(self.requirement_files(target))

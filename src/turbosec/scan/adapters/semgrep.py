@@ -8,6 +8,13 @@ with the rule pack bundled in ``turbosec/scan/rules/semgrep`` -- or, when
 such as ``p/python`` need the network and are refused).  With custom rules every file of
 the target is passed: semgrep itself skips files no rule's language covers.
 
+``--disable-nosem`` keeps matches on lines marked ``# nosemgrep`` (``// nosemgrep``,
+``nosemgrep: rule-id``) in the output: semgrep would drop them silently.  turbosec marks
+them suppressed itself (:mod:`turbosec.scan.suppress`, the text after the marker being the
+reason), so they stay visible in every report without failing the gate.  semgrep 1.185
+prints such matches exactly like the others (no ``is_ignored`` flag), so the marker is
+read from the file.
+
 Offline: ``--metrics=off``, ``--disable-version-check`` and the environment variables
 ``SEMGREP_ENABLE_VERSION_CHECK=0`` / ``SEMGREP_SEND_METRICS=off`` (without them semgrep
 waits ~90 s for the version server when offline).  ``--no-rewrite-rule-ids`` keeps rule
@@ -81,9 +88,16 @@ class SemgrepScanner(Scanner):
     program = "semgrep"
     category = Category.SAST
     description = "Python and JavaScript/TypeScript code: injection, deserialisation, crypto, XSS"
+    scope = "file"  # semgrep OSS rules (patterns and taint) are intra-file
 
     def inputs(self, target: Target) -> list[str]:
         return target.matching(suffixes=SUFFIXES)
+
+    def scanned_files(self, target: Target, config: ScannerConfig) -> list[str]:
+        return list(target.files) if config.rules else self.inputs(target)
+
+    def config_files(self, target: Target, config: ScannerConfig) -> list[Path]:
+        return [Path(p) for p in self.rule_configs(target, config)]
 
     def applicable(self, target: Target) -> bool:
         return bool(self.inputs(target))
@@ -118,6 +132,7 @@ class SemgrepScanner(Scanner):
             "--metrics=off",
             "--disable-version-check",
             "--no-rewrite-rule-ids",
+            "--disable-nosem",  # report "nosemgrep" lines: turbosec marks them suppressed
             "--timeout",
             str(timeout),
             "--timeout-threshold",
@@ -164,11 +179,7 @@ class SemgrepScanner(Scanner):
         if fatal or result.returncode not in _OK_EXIT:
             raise _failed(result.returncode, fatal, result.stderr)
 
-        findings: list[Finding] = []
-        for index, record in enumerate(results):
-            finding = _finding(record, target, f"results[{index}]")
-            if finding is not None:
-                findings.append(finding)
+        findings = [_finding(r, target, f"results[{i}]") for i, r in enumerate(results)]
         return Parsed(findings=findings, warnings=warnings)
 
 
@@ -285,7 +296,7 @@ def _fix_hint(metadata: Mapping[str, Any], extra: Mapping[str, Any]) -> str | No
     return None
 
 
-def _finding(record: Any, target: Target, where: str) -> Finding | None:
+def _finding(record: Any, target: Target, where: str) -> Finding:
     if not isinstance(record, Mapping):
         raise ParseError(TOOL, SOURCE, f"{where} is a {type(record).__name__}, not an object")
     check_id = record.get("check_id")
@@ -297,8 +308,6 @@ def _finding(record: Any, target: Target, where: str) -> Finding | None:
         raise ParseError(TOOL, SOURCE, f"{where} ({check_id}) has no 'path'")
     if not isinstance(extra, Mapping):
         raise ParseError(TOOL, SOURCE, f"{where} ({check_id}) has no 'extra' object")
-    if extra.get("is_ignored") is True:  # a nosemgrep comment (only with --disable-nosem)
-        return None
     start_line, start_col = _position(record.get("start"), where, "start")
     end_line: int | None
     end_col: int | None

@@ -15,23 +15,40 @@ Output: a JSON array of findings.  Each has ``ident`` (the audit), ``desc``, ``u
 ``determinations`` (``severity`` Unknown/Informational/Low/Medium/High, ``confidence``
 Unknown/Low/Medium/High, ``persona``), ``locations`` (``symbolic``: file key, route,
 annotation and kind Primary/Related/Hidden; ``concrete``: tree-sitter points with
-**0-based** ``row``/``column``, end exclusive) and ``fixes``.  Ignored findings
-(``# zizmor: ignore[...]``) are left out of the output.  Files zizmor cannot parse are
-reported only as ``WARN`` lines on stderr.
+**0-based** ``row``/``column``, end exclusive; ``comments``: the YAML comments on the
+location's lines), ``fixes`` and ``ignored``.  Files zizmor cannot parse are reported only
+as ``WARN`` lines on stderr.
+
+Ignored findings: zizmor drops findings marked ``# zizmor: ignore[audit]`` unless run with
+``--no-ignores``; then it prints them with ``"ignored": true`` and the comment among the
+locations' ``comments``, and turbosec reports them with an inline
+:class:`~turbosec.core.finding.Suppression` (the text after the marker is the reason), so
+they stay visible without failing the gate.  But ``--no-ignores`` also disables the
+``rules.<audit>.ignore`` lists of a zizmor configuration file -- and those findings come
+out with ``"ignored": false``, indistinguishable from real ones.  So turbosec passes
+``--no-ignores`` only when no zizmor configuration can apply: none found by zizmor's own
+discovery (``zizmor.yml``/``zizmor.yaml`` in an input's directory, its ``.github`` child
+or any parent, up to the first directory holding ``.git``), no ``ZIZMOR_CONFIG`` in the
+environment, and no ``--config`` in ``scanners.zizmor.args`` (``--no-config`` turns
+discovery off).  With a configuration, findings ignored by comments cannot be shown: zizmor
+leaves them out.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError, ScannerError
-from turbosec.core.finding import Category, Confidence, Finding, Location
+from turbosec.core.finding import Category, Confidence, Finding, Location, Suppression
 from turbosec.core.severity import Severity
 from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.suppress import INLINE, parse_markers
 from turbosec.scan.target import Target
 
 TOOL = "zizmor"
@@ -39,6 +56,8 @@ TOOL = "zizmor"
 _WORKFLOW = re.compile(r"(?:^|/)\.github/workflows/[^/]+\.ya?ml$")
 _DEPENDABOT = re.compile(r"(?:^|/)\.github/dependabot\.ya?ml$")
 _ACTION_NAMES = frozenset({"action.yml", "action.yaml"})
+# zizmor discovers these next to each input and in its parents (and their .github/).
+_CONFIG_NAMES = ("zizmor.yml", "zizmor.yaml")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NO_INPUTS = "no inputs collected"
 
@@ -88,6 +107,24 @@ class ZizmorScanner(Scanner):
     program = "zizmor"
     category = Category.PIPELINE
     description = "GitHub Actions workflows, composite actions and Dependabot configuration"
+    scope = "file"  # offline audits look at one workflow/action file at a time
+
+    def config_files(self, target: Target, config: ScannerConfig) -> list[Path]:
+        """zizmor's own configuration, which it discovers next to each input and above."""
+        found = {p for p in target.files if p.rsplit("/", 1)[-1] in _CONFIG_NAMES}
+        found.update(
+            f"{d}{n}"
+            for d in ("", ".github/")
+            for n in _CONFIG_NAMES
+            if (target.root / d / n).is_file()
+        )
+        out = [target.root / p for p in sorted(found)]
+        above = config_file(target, self.inputs(target))  # may lie above the scanned root
+        if above is not None and above not in out:
+            out.append(above)
+        if os.environ.get("ZIZMOR_CONFIG"):
+            out.append(Path(os.environ["ZIZMOR_CONFIG"]))
+        return out
 
     def inputs(self, target: Target) -> list[str]:
         """The repository files zizmor audits, in the target's (sorted) order."""
@@ -101,6 +138,7 @@ class ZizmorScanner(Scanner):
         return bool(self.inputs(target))
 
     def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
+        inputs = self.inputs(target)
         argv = [
             executable,
             "--offline",
@@ -109,9 +147,13 @@ class ZizmorScanner(Scanner):
             "--no-progress",
             "--color",
             "never",
+        ]
+        if not _configured(target, inputs, config.args):
+            argv.append("--no-ignores")  # report ignored findings: turbosec marks them
+        argv += [
             *config.args,
             "--",  # file names are never options
-            *self.inputs(target),
+            *inputs,
         ]
         return Invocation(
             argv=tuple(argv),
@@ -141,13 +183,59 @@ class ZizmorScanner(Scanner):
             raise ParseError(
                 TOOL, "stdout", f"expected a JSON array of findings, got {type(data).__name__}"
             )
-        findings = [
-            _finding(item, target, f"finding #{i}")
-            for i, item in enumerate(data)
-            # zizmor leaves ignored findings out; should a version list them, honour the flag
-            if not (isinstance(item, Mapping) and item.get("ignored") is True)
-        ]
+        findings = [_finding(item, target, f"finding #{i}") for i, item in enumerate(data)]
         return Parsed(findings=findings, warnings=warnings)
+
+
+def config_file(target: Target, inputs: Iterable[str]) -> Path | None:
+    """The zizmor configuration file zizmor would discover for ``inputs``, if any.
+
+    zizmor's local discovery: from the directory of each input file upwards, a
+    ``zizmor.yml``/``zizmor.yaml`` in the directory or in its ``.github`` child, stopping
+    after the first directory that holds ``.git`` (or at the filesystem root).
+    """
+    seen: set[Path] = set()
+    for rel in inputs:
+        directory = (target.root / rel).parent
+        while directory not in seen:
+            seen.add(directory)
+            for base in (directory, directory / ".github"):
+                for name in _CONFIG_NAMES:
+                    candidate = base / name
+                    if candidate.is_file():
+                        return candidate
+            if (directory / ".git").exists() or directory.parent == directory:
+                break
+            directory = directory.parent
+    return None
+
+
+def _configured(target: Target, inputs: list[str], args: Iterable[str]) -> bool:
+    """Whether a zizmor configuration (with possible ignore rules) applies to this run."""
+    given = list(args)
+    if "--no-config" in given:
+        return False
+    if any(a == "--config" or a.startswith("--config=") for a in given):
+        return True
+    if os.environ.get("ZIZMOR_CONFIG"):
+        return True
+    return config_file(target, inputs) is not None
+
+
+def _ignore_marker(ident: str, locations: list[Any]) -> tuple[str, str | None] | None:
+    """The ``zizmor: ignore[...]`` comment naming ``ident``: (marker text, reason)."""
+    for loc in locations:
+        concrete = loc.get("concrete") if isinstance(loc, Mapping) else None
+        comments = concrete.get("comments") if isinstance(concrete, Mapping) else None
+        if not isinstance(comments, list):
+            continue
+        for comment in comments:
+            if not isinstance(comment, str):
+                continue
+            for marker in parse_markers(comment):
+                if marker.kind == "zizmor" and ident in marker.ids:
+                    return marker.text, marker.reason
+    return None
 
 
 def _stderr_warnings(stderr: str, inputs: list[str], nothing_audited: bool) -> list[str]:
@@ -352,6 +440,13 @@ def _finding(item: Any, target: Target, where: str) -> Finding:
     else:
         fix_hint = None
     url = item.get("url")
+    location = _location(primary, target)
+    suppression: Suppression | None = None
+    if item.get("ignored") is True:
+        found = _ignore_marker(ident, locations)
+        text, reason = found if found is not None else (f"zizmor: ignore[{ident}]", None)
+        where = location.path if location is not None else "zizmor"
+        suppression = Suppression(kind=INLINE, reason=reason, source=f"{where}: {text}")
     return Finding(
         tool=TOOL,
         rule_id=ident,
@@ -360,9 +455,10 @@ def _finding(item: Any, target: Target, where: str) -> Finding:
         severity=severity,
         category=Category.PIPELINE,
         confidence=confidence,
-        location=_location(primary, target),
+        location=location,
         cwe=known[0] if known is not None else (),
         references=(url,) if isinstance(url, str) and url else (),
         fix_hint=fix_hint,
         raw=dict(item),
+        suppression=suppression,
     )
