@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from turbosec.core.errors import ScannerError
+from turbosec.scan import tools
 from turbosec.scan.base import RunResult
+from turbosec.scan.tools import ToolsMode
 
 STDERR_TAIL_LINES = 15
 
@@ -26,30 +26,24 @@ def stderr_tail(stderr: bytes, lines: int = STDERR_TAIL_LINES) -> str:
 
 
 def resolve_executable(
-    scanner: str, program: str, configured: str | None, install_hint: str
+    scanner: str,
+    program: str,
+    configured: str | None,
+    install_hint: str,
+    tools_mode: ToolsMode = "auto",
+    *,
+    home: Path | None = None,
 ) -> str:
-    """Find the program: the configured path, else PATH, else next to this Python (same venv)."""
-    if configured:
-        found = shutil.which(configured)
-        if found:
-            return found
-        raise ScannerError(
-            scanner,
-            f"the configured executable {configured!r} was not found or is not executable",
-            hint=f"fix scanners.{scanner}.executable in the configuration",
-        )
-    found = shutil.which(program)
-    if found:
-        return found
-    sibling = Path(sys.executable).parent / program
-    if sibling.is_file() and os.access(sibling, os.X_OK):
-        return str(sibling)
-    raise ScannerError(
-        scanner,
-        f"the program '{program}' was not found on PATH",
-        hint=f"install it ({install_hint}), disable the scanner with "
-        f"scanners.{scanner}.enabled = false, or mark it optional",
-    )
+    """Find the program to run, following the ``tools`` setting (see :func:`tools.locate`).
+
+    The configured ``scanners.<name>.executable`` wins; then, by ``tools_mode``: ``managed``
+    only turbosec's pinned environment, ``path`` only PATH (and the directory of this Python),
+    ``auto`` the managed environment when installed, else PATH.
+    """
+    located = tools.locate(scanner, program, configured, install_hint, tools_mode, home=home)
+    if located.path is None:
+        raise located.error or ScannerError(scanner, located.reason)
+    return located.path
 
 
 def run_process(
