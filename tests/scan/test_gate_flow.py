@@ -177,7 +177,7 @@ def test_diff_base_reports_only_the_introduced_finding(tmp_path: Path) -> None:
 
     # auto: from the CI variable
     env_run = subprocess.run(
-        [TURBOSEC, "scan", str(repo), "--scanner", "bandit", "--diff-base", "auto", "-q"],
+        [TURBOSEC, "-q", "scan", str(repo), "--scanner", "bandit", "--diff-base", "auto"],
         capture_output=True,
         text=True,
         timeout=600,

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from turbosec import __version__
-from turbosec.cli import config_cmd, scan
+from turbosec.cli import baseline_cmd, config_cmd, scan, tools_cmd
 from turbosec.cli.state import AppState
 from turbosec.core.errors import TurbosecError
 
@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 app.command("scan")(scan.scan)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(baseline_cmd.app, name="baseline")
+app.add_typer(tools_cmd.app, name="tools")
 
 
 def _version(value: bool) -> None:
@@ -86,10 +88,10 @@ def run(argv: list[str] | None = None) -> int:
         typer.echo("Interrupted.", err=True)
         return EXIT_ERROR
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        # Typer may vendor its own click: recognise its usage errors by behaviour.
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             return EXIT_ERROR
         _state_from_args(args).report_error(exc)
         return EXIT_ERROR

@@ -16,6 +16,10 @@ from turbosec.core.errors import TurbosecError, UsageError
 from turbosec.core.report import ScanReport
 from turbosec.report import registry as formatter_registry
 from turbosec.report.console import render_summary
+from turbosec.scan.baseline import DEFAULT_PATH as DEFAULT_BASELINE
+from turbosec.scan.baseline import Baseline, load_baseline
+from turbosec.scan.cache import default_dir as default_cache_dir
+from turbosec.scan.diff import run_diff_scan
 from turbosec.scan.runner import ScanRequest, run_scan, select_scanners
 from turbosec.scan.target import Target
 
@@ -115,6 +119,47 @@ def scan(
         typer.Option("--fail-on", help="Override the fail threshold: " + ", ".join(_THRESHOLDS)),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Findings listed in the summary.", min=0)] = 10,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Baseline file: only findings not in it fail the gate "
+            "(default: .turbosec/baseline.json when it exists).",
+            dir_okay=False,
+        ),
+    ] = None,
+    no_baseline: Annotated[
+        bool, typer.Option("--no-baseline", help="Ignore any baseline file.")
+    ] = False,
+    diff_base: Annotated[
+        str | None,
+        typer.Option(
+            "--diff-base",
+            help="Report and gate only findings introduced relative to this git revision "
+            "(e.g. origin/main); 'auto' reads GITHUB_BASE_REF or "
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME.",
+        ),
+    ] = None,
+    strict_suppressions: Annotated[
+        bool,
+        typer.Option(
+            "--strict-suppressions",
+            help="Inline suppression markers without a reason do not count.",
+        ),
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Incremental cache directory (default: PATH/.turbosec/cache); "
+            "save and restore it between CI runs.",
+            file_okay=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Neither read nor write the cache: scan everything."),
+    ] = False,
     annotations: Annotated[
         bool | None,
         typer.Option(
@@ -146,6 +191,11 @@ def scan(
         skip=tuple(skip or ()),
         imports=tuple(imports or ()),
         no_scanners=no_scanners,
+        baseline=_load_baseline(path, baseline, no_baseline or diff_base is not None),
+        strict_suppressions=strict_suppressions,
+        use_cache=not no_cache,
+        # Resolved here, so that a --diff-base scan of the base revision shares it.
+        cache_dir=(cache_dir or default_cache_dir(path)).absolute(),
     )
     to_stdout = any(p is None for _, p in plan)
     # The human summary goes to stderr when a machine format owns stdout.
@@ -160,7 +210,10 @@ def scan(
     else:
         listener = PlainProgress(progress_console, quiet=state.quiet)
     with listener:
-        outcome = run_scan(request, listener)
+        if diff_base is not None:
+            outcome = run_diff_scan(request, diff_base, listener)
+        else:
+            outcome = run_scan(request, listener)
     report = outcome.report
 
     if state.verbose:
@@ -184,6 +237,15 @@ def scan(
     for failure in outcome.failures:
         state.report_error(failure)
     return outcome.exit_code
+
+
+def _load_baseline(root: Path, explicit: Path | None, disabled: bool) -> Baseline | None:
+    if disabled:
+        return None
+    if explicit is not None:
+        return load_baseline(explicit)
+    default = root / DEFAULT_BASELINE
+    return load_baseline(default) if default.is_file() else None
 
 
 def _write_outputs(plan: list[tuple[str, str | None]], report: ScanReport) -> None:
