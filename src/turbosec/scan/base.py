@@ -19,9 +19,12 @@ import abc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+
+import orjson
 
 from turbosec.core.config import ScannerConfig
+from turbosec.core.errors import ParseError
 from turbosec.core.finding import Category, Finding
 from turbosec.scan.target import Target
 
@@ -111,3 +114,25 @@ class Scanner(abc.ABC):
     def parse_version(self, output: str) -> str | None:
         match = re.search(r"(\d+\.\d+(?:\.\d+)?(?:[.\-+]?[0-9A-Za-z.]+)?)", output)
         return match.group(1) if match else None
+
+
+def decode_json(tool: str, source: str, stdout: bytes, *, expect: type | None = None) -> Any:
+    """Parse a scanner's JSON output, or raise a ParseError naming the tool and the source.
+
+    ``expect`` (``dict`` or ``list``) checks the document's top-level type.
+    """
+    if not stdout.strip():
+        raise ParseError(tool, source, f"empty output: {tool} printed no JSON")
+    try:
+        data = orjson.loads(stdout)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(
+            tool, source, f"not valid JSON ({exc}); the output may be truncated"
+        ) from exc
+    if expect is dict and not isinstance(data, dict):
+        raise ParseError(
+            tool, source, f"expected a JSON object with 'results', got {type(data).__name__}"
+        )
+    if expect is list and not isinstance(data, list):
+        raise ParseError(tool, source, f"expected a JSON array, got {type(data).__name__}")
+    return data

@@ -42,7 +42,6 @@ object (``{"passed": 0, "failed": 0, ...}``) when no resource was found.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,7 +51,7 @@ from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
 from turbosec.core.finding import Category, Confidence, Finding, Location, Suppression
 from turbosec.core.severity import Severity
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
 from turbosec.scan.target import Target, glob_to_regex
 
 TOOL = "checkov"
@@ -382,18 +381,7 @@ def skip_path_regexes(target: Target) -> list[str]:
 
 # ------------------------------------------------------------------------ parse helpers
 def _decode_json(stdout: bytes, source: str) -> Any:
-    text = stdout.decode("utf-8", "replace").strip()
-    if not text:
-        raise ParseError(TOOL, source, "empty output: checkov printed no JSON report")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            TOOL,
-            source,
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the output may be truncated",
-        ) from exc
+    return decode_json(TOOL, source, stdout)
 
 
 def _is_summary(obj: Mapping[str, Any]) -> bool:

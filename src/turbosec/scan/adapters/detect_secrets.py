@@ -38,14 +38,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
 from turbosec.core.finding import Category, Confidence, Finding, Location
 from turbosec.core.secrets import redact, redact_in, salted_hash
 from turbosec.core.severity import Severity
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
 from turbosec.scan.target import Target
 
 TOOL = "detect-secrets"
@@ -195,18 +193,7 @@ class _Record:
 
 
 def _decode_json(stdout: bytes) -> dict[str, Any]:
-    if not stdout.strip():
-        raise ParseError(TOOL, SOURCE, "empty output: detect-secrets printed no JSON")
-    try:
-        data = orjson.loads(stdout)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(
-            TOOL, SOURCE, f"not valid JSON ({exc}); the output may be truncated"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ParseError(
-            TOOL, SOURCE, f"expected a JSON object with 'results', got {type(data).__name__}"
-        )
+    data: dict[str, Any] = decode_json(TOOL, SOURCE, stdout, expect=dict)
     return data
 
 

@@ -23,7 +23,6 @@ same advisory.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +32,7 @@ from turbosec.core.errors import ParseError, ScannerError
 from turbosec.core.finding import Category, Confidence, Finding, Location, Package, parse_cwe
 from turbosec.core.fingerprint import canonical_package_name, primary_advisory
 from turbosec.core.severity import Severity
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
 from turbosec.scan.target import Target
 
 TOOL = "pip-audit"
@@ -226,16 +225,7 @@ def _raise_for_empty(returncode: int, stderr: str) -> None:
 
 
 def _decode_json(stdout: bytes, source: str) -> Any:
-    text = stdout.decode("utf-8", "replace").strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            TOOL,
-            source,
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the output may be truncated",
-        ) from exc
+    return decode_json(TOOL, source, stdout)
 
 
 def _name_version(name: str, skip_reason: str) -> str:

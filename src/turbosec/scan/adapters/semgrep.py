@@ -44,13 +44,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError, ScannerError
 from turbosec.core.finding import Category, Confidence, Finding, Location, parse_cwe
 from turbosec.core.severity import Severity
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
 from turbosec.scan.target import Target
 
 TOOL = "semgrep"
@@ -202,18 +200,7 @@ def _failed(returncode: int, problems: list[str], stderr: bytes) -> ScannerError
 
 
 def _decode_json(stdout: bytes) -> dict[str, Any]:
-    if not stdout.strip():
-        raise ParseError(TOOL, SOURCE, "empty output: semgrep printed no JSON")
-    try:
-        data = orjson.loads(stdout)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(
-            TOOL, SOURCE, f"not valid JSON ({exc}); the output may be truncated"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ParseError(
-            TOOL, SOURCE, f"expected a JSON object with 'results', got {type(data).__name__}"
-        )
+    data: dict[str, Any] = decode_json(TOOL, SOURCE, stdout, expect=dict)
     return data
 
 

@@ -36,7 +36,6 @@ leaves them out.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -47,7 +46,7 @@ from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError, ScannerError
 from turbosec.core.finding import Category, Confidence, Finding, Location, Suppression
 from turbosec.core.severity import Severity
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner
+from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
 from turbosec.scan.suppress import INLINE, parse_markers
 from turbosec.scan.target import Target
 
@@ -275,18 +274,7 @@ def _stderr_warnings(stderr: str, inputs: list[str], nothing_audited: bool) -> l
 
 
 def _decode_json(stdout: bytes, source: str) -> Any:
-    text = stdout.decode("utf-8", "replace").strip()
-    if not text:
-        raise ParseError(TOOL, source, "empty output: zizmor printed no JSON")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            TOOL,
-            source,
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the output may be truncated",
-        ) from exc
+    return decode_json(TOOL, source, stdout)
 
 
 def _primary(locations: list[Any]) -> Mapping[str, Any] | None:
