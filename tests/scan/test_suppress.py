@@ -647,3 +647,26 @@ def test_a_tool_marker_does_not_silence_the_other_tools_of_a_merged_finding(
     assert one([imported], target) is None
     target = write(tmp_path, {"app.py": "hashlib.md5(x)  # turbosec: ignore[B324] checksum\n"})
     assert one([imported], target) is not None
+
+
+def test_partial_runs_judge_staleness_only_for_the_tools_that_ran(tmp_path: Path) -> None:
+    from turbosec.core.config import parse_config
+    from turbosec.scan.suppress import apply_suppressions as apply
+    from turbosec.scan.target import Target as _Target
+
+    config = parse_config(
+        {
+            "suppress": [
+                {"rule": "CKV_AWS_20", "tool": "checkov", "reason": "legacy bucket"},
+                {"rule": "B999", "tool": "bandit", "reason": "gone"},
+                {"rule": "X1", "reason": "no tool named"},
+            ]
+        },
+        "turbosec.toml",
+    )
+    target = _Target.open(tmp_path)
+    _, full = apply([], target, config)
+    assert len([n for n in full if "matches no finding" in n]) == 3
+    _, partial = apply([], target, config, ran={"bandit"})
+    stale = [n for n in partial if "matches no finding" in n]
+    assert stale == ["suppression #2 (gone) in the configuration matches no finding: remove it"]

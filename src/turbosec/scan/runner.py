@@ -423,6 +423,9 @@ def run_scan(request: ScanRequest, listener: ProgressListener | None = None) -> 
         request.config,
         strict=request.strict_suppressions,
         today=request.today,
+        ran=None
+        if not (request.only or request.skip or request.no_scanners)
+        else {t.name for t in tools},
     )
     fixed: list[FixedFinding] = []
     if request.baseline is not None:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
@@ -404,12 +404,15 @@ def apply_suppressions(
     *,
     strict: bool = False,
     today: datetime.date | None = None,
+    ran: Collection[str] | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Mark suppressed findings and say what the user should know about suppressions.
 
     Returns the findings in the same order (suppressed ones with ``suppression`` set) and
     notices: expired configuration entries, stale ones, and (``strict``) markers without a
-    reason that were not honoured.
+    reason that were not honoured.  ``ran`` names the tools of a partial run (``--scanner``,
+    ``--skip``): an entry is then called stale only when it names one of those tools, since
+    the others had no chance to match it.  ``None`` means every applicable tool ran.
     """
     today = today or datetime.date.today()
     index = _MarkerIndex(target)
@@ -438,7 +441,8 @@ def apply_suppressions(
         out.append(finding)
 
     for number, rule in enumerate(rules):
-        if not matched[number]:
+        judged = ran is None or (rule.tool is not None and rule.tool in ran)
+        if not matched[number] and judged:
             notices.append(
                 f"suppression #{number + 1} ({rule.reason.strip()}) in the configuration "
                 "matches no finding: remove it"
