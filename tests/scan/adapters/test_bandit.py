@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from tests.conftest import DEMO_APP
+from tests.scan.adapters.support import span_rows, write_tree
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
 from turbosec.core.finding import Category, Confidence
@@ -29,24 +30,7 @@ def result(name: str, returncode: int = 1) -> RunResult:
 
 
 def rows(parsed: Parsed) -> list[Row]:
-    out: list[Row] = []
-    for f in parsed.findings:
-        loc = f.location
-        assert loc is not None
-        out.append(
-            (
-                f.rule_id,
-                loc.path,
-                loc.start_line,
-                loc.start_column,
-                loc.end_line,
-                loc.end_column,
-                f.severity.label,
-                f.confidence.value,
-                f.cwe,
-            )
-        )
-    return out
+    return span_rows(parsed, cwe=True)
 
 
 DEMO_ROWS: list[Row] = [
@@ -219,10 +203,7 @@ def test_malformed_output_is_a_parse_error(stdout: bytes, needle: str, tmp_path:
 
 # --------------------------------------------------------------- detection and command
 def write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    write_tree(root, files)
 
 
 def test_applicable(tmp_path: Path) -> None:
