@@ -1,0 +1,1 @@
+"""Offline dependency audit: OSV advisory loading, version matching and CVSS scoring."""
