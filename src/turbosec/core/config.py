@@ -59,10 +59,48 @@ class ScannersConfig(_Strict):
     pip_audit: ScannerConfig = Field(default=ScannerConfig(), alias="pip-audit")
     checkov: ScannerConfig = ScannerConfig()
     zizmor: ScannerConfig = ScannerConfig()
+    deps: ScannerConfig = ScannerConfig()
 
     def for_scanner(self, name: str) -> ScannerConfig:
         value = getattr(self, name.replace("-", "_"), None)
         return value if isinstance(value, ScannerConfig) else ScannerConfig()
+
+
+DEFAULT_OSV_URL = "https://osv-vulnerabilities.storage.googleapis.com/{ecosystem}/all.zip"
+
+
+class DepsConfig(_Strict):
+    """The offline dependency audit: where its advisory database lives and comes from."""
+
+    db: str | None = Field(
+        default=None,
+        description="advisory database: a directory or .zip of OSV records, or a database "
+        "built by 'turbosec db update' (default: the user cache)",
+    )
+    url: str = Field(
+        default=DEFAULT_OSV_URL,
+        description="where 'turbosec db update' downloads each ecosystem's OSV archive; "
+        "{ecosystem} is replaced by its name",
+    )
+    ecosystems: tuple[Literal["PyPI", "npm"], ...] = Field(
+        default=("PyPI", "npm"), min_length=1, description="ecosystems 'db update' fetches"
+    )
+    max_age_days: float = Field(
+        default=7.0, gt=0, description="the gate warns when the database is older"
+    )
+    include_dev: bool = Field(default=True, description="audit development dependencies too")
+    python: tuple[str, ...] = Field(
+        default=(),
+        description="Python interpreters whose installed packages are audited too "
+        "(e.g. '.venv/bin/python')",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://", "file://")):
+            raise ValueError("url must be an http(s):// or file:// address")
+        return value
 
 
 class MaxCounts(_Strict):
@@ -116,6 +154,7 @@ class Config(_Strict):
     jobs: int | None = Field(default=None, ge=1, le=64, description="scanners run at once")
     scanners: ScannersConfig = ScannersConfig()
     suppress: tuple[SuppressRule, ...] = Field(default=(), description="[[suppress]] entries")
+    deps: DepsConfig = DepsConfig()
     tools: Literal["auto", "managed", "path"] = Field(
         default="auto",
         description="where scanner programs come from: managed environments "

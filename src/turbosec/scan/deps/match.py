@@ -15,11 +15,18 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, total_ordering
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.version import InvalidVersion, Version
 
-from turbosec.scan.deps.osv import Advisory, AdvisoryIndex, Range, canonical_name
+from turbosec.scan.deps.osv import Advisory, Range, canonical_name
+
+
+class Lookup(Protocol):
+    """Anything that finds the advisories of a package (an index or a database)."""
+
+    def lookup(self, ecosystem: str, name: str) -> tuple[Advisory, ...]: ...
+
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -200,7 +207,7 @@ def _fixed_events(adv: Advisory, ecosystem: str, name: str) -> list[str]:
     ]
 
 
-def vulnerabilities(index: AdvisoryIndex, ecosystem: str, name: str, version: str) -> list[Match]:
+def vulnerabilities(index: Lookup, ecosystem: str, name: str, version: str) -> list[Match]:
     """Every vulnerability of ``name==version``; aliases of one another become one Match."""
     hits = [a for a in index.lookup(ecosystem, name) if affected(a, ecosystem, name, version)]
     # Union-find over shared ids (id or alias), so CVE/GHSA/PYSEC duplicates merge.

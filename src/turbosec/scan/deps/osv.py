@@ -131,6 +131,14 @@ def _map(value: object, what: str) -> dict[str, Any]:
     return value
 
 
+def _texts(value: object, what: str) -> tuple[str, ...]:
+    """A list of strings as a tuple; the common all-strings case is checked in one pass."""
+    items = _list(value, what)
+    if all(type(v) is str for v in items):
+        return tuple(items)
+    return tuple(_text(v, f"{what}[{k}]") for k, v in enumerate(items))
+
+
 def _range(data: object, where: str) -> Range:
     d = _map(data, where)
     rtype = _text(d.get("type"), f"{where}.type")
@@ -166,10 +174,7 @@ def parse_advisory(data: object, *, source: str = "") -> Advisory:
                     _range(r, f"affected[{i}].ranges[{k}]")
                     for k, r in enumerate(_list(am.get("ranges"), f"affected[{i}].ranges"))
                 ),
-                versions=tuple(
-                    _text(v, f"affected[{i}].versions[{k}]")
-                    for k, v in enumerate(_list(am.get("versions"), f"affected[{i}].versions"))
-                ),
+                versions=_texts(am.get("versions"), f"affected[{i}].versions"),
                 database_specific=_map(am.get("database_specific"), "database_specific"),
                 ecosystem_specific=_map(am.get("ecosystem_specific"), "ecosystem_specific"),
             )
@@ -189,7 +194,7 @@ def parse_advisory(data: object, *, source: str = "") -> Advisory:
     return Advisory(
         id=_text(d.get("id"), "id"),
         modified=_text(d.get("modified"), "modified"),
-        aliases=tuple(_text(x, "aliases[]") for x in _list(d.get("aliases"), "aliases")),
+        aliases=_texts(d.get("aliases"), "aliases"),
         summary=str(d.get("summary") or ""),
         details=str(d.get("details") or ""),
         published=_text(published, "published") if published is not None else None,
