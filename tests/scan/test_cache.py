@@ -27,7 +27,7 @@ import orjson
 import pytest
 
 from tests.conftest import DEMO_APP
-from turbosec.core.config import Config, ScannerConfig
+from turbosec.core.config import Config, ScannerConfig, load_config
 from turbosec.core.finding import Category, Finding, Location
 from turbosec.core.report import ToolRun, ToolStatus, report_schema
 from turbosec.core.secrets import redact
@@ -115,7 +115,9 @@ def cache_warnings(outcome: ScanOutcome) -> list[str]:
 # ----------------------------------------------------------------- real scanners on the demo
 def demo_scan(root: Path, **kwargs: Any) -> ScanOutcome:
     kwargs.setdefault("use_cache", True)
-    request = ScanRequest(root=root, config=Config(tools="path"), **kwargs)
+    # the demo's own policy (its advisories for the dependency audit), programs from PATH
+    config = load_config(None, root).config.model_copy(update={"tools": "path"})
+    request = ScanRequest(root=root, config=config, **kwargs)
     return run_scan(request)
 
 
@@ -241,7 +243,8 @@ def test_one_file_changed_runs_file_local_scanners_on_it_only(repo: Repo) -> Non
     full = by_program(repo.log)
     assert set(full) == set(DEMO_SCANNERS)
     assert full["semgrep"][-1].files == ("app.py", "settings.py")
-    assert len(full["detect-secrets"][-1].files) == len(Target.open(repo.app).files)
+    demo_files = Target.open(repo.app, load_config(None, repo.app).config.exclude).files
+    assert len(full["detect-secrets"][-1].files) == len(demo_files)
     assert cache_files(repo.cache_dir) == before  # --no-cache writes nothing either
     assert view(outcome.report.findings) == view(reference.report.findings)
 

@@ -160,6 +160,21 @@ def scan(
         bool,
         typer.Option("--no-cache", help="Neither read nor write the cache: scan everything."),
     ] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="Advisory database of the dependency audit: a directory or .zip of OSV "
+            "records, or one built by 'turbosec db update' (default: the user cache).",
+        ),
+    ] = None,
+    python: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--python",
+            help="Also audit the packages installed for this Python interpreter. Repeatable.",
+        ),
+    ] = None,
     annotations: Annotated[
         bool | None,
         typer.Option(
@@ -183,6 +198,17 @@ def scan(
                 hint="choose from: " + ", ".join(_THRESHOLDS),
             )
         config = config.model_copy(update={"fail_on": fail_on})
+    if db is not None or python:
+        deps = config.deps.model_copy(
+            update={
+                "db": str(db.absolute()) if db is not None else config.deps.db,
+                "python": (
+                    *config.deps.python,
+                    *(str(Path(p).absolute()) if "/" in p else p for p in python or ()),
+                ),
+            }
+        )
+        config = config.model_copy(update={"deps": deps})
 
     request = ScanRequest(
         root=path,

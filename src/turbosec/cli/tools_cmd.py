@@ -33,6 +33,7 @@ _SOURCE_LABEL = {
     "managed": "managed",
     "path": "PATH",
     "missing": "missing",
+    "builtin": "built in",
 }
 
 

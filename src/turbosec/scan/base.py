@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
-from turbosec.core.config import ScannerConfig
+from turbosec.core.config import Config, ScannerConfig
 from turbosec.core.errors import ParseError
 from turbosec.core.finding import Category, Finding
 from turbosec.scan.target import Target
@@ -136,3 +136,31 @@ def decode_json(tool: str, source: str, stdout: bytes, *, expect: type | None = 
     if expect is list and not isinstance(data, list):
         raise ParseError(tool, source, f"expected a JSON array, got {type(data).__name__}")
     return data
+
+
+class InProcessScanner(Scanner):
+    """A scanner turbosec implements itself: it runs inside the turbosec process.
+
+    It has no program to find or start; the runner calls :meth:`scan` instead of
+    :meth:`~Scanner.invocation` and :meth:`~Scanner.parse`.  It must do bounded work
+    (its own size limits) since it cannot be killed by the scanner timeout.
+    """
+
+    program: ClassVar[str] = ""
+    install_hint: ClassVar[str] = "built into turbosec"
+
+    @abc.abstractmethod
+    def scan(self, target: Target, config: Config) -> Parsed:
+        """Scan the target.  Raise ScannerError when the scan cannot be done."""
+
+    def version(self) -> str:
+        """The version reported for this scanner (turbosec's own, plus its data)."""
+        from turbosec import __version__
+
+        return __version__
+
+    def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
+        raise NotImplementedError(f"{self.name} runs inside turbosec; it has no command")
+
+    def parse(self, result: RunResult, target: Target) -> Parsed:
+        raise NotImplementedError(f"{self.name} runs inside turbosec; it has no output")

@@ -33,7 +33,7 @@ from turbosec.core.fingerprint import assign_fingerprints
 from turbosec.core.report import FixedFinding, ScanReport, ToolRun, ToolStatus
 from turbosec.core.secrets import scrub_finding
 from turbosec.scan import adapters, policy
-from turbosec.scan.base import Parsed, Scanner
+from turbosec.scan.base import InProcessScanner, Parsed, Scanner
 from turbosec.scan.baseline import Baseline
 from turbosec.scan.cache import Lookup, ScanCache, cache_excludes
 from turbosec.scan.cache import default_dir as default_cache_dir
@@ -148,6 +148,7 @@ class _Prepared:
     scanner: Scanner
     cfg: ScannerConfig
     started: float
+    config: Config
     exe: str = ""
     version: str | None = None
     lookup: Lookup | None = None  # None: no cache for this scanner in this run
@@ -188,7 +189,9 @@ def _prepare(
     """
     cfg = config.scanners.for_scanner(scanner.name)
     listener.started(scanner.name)
-    prep = _Prepared(scanner, cfg, time.monotonic())
+    prep = _Prepared(scanner, cfg, time.monotonic(), config=config)
+    if isinstance(scanner, InProcessScanner):
+        return prep  # nothing to find; its results are not cached (it takes milliseconds)
     try:
         prep.exe = resolve_executable(
             scanner.name, scanner.program, cfg.executable, scanner.install_hint, config.tools
@@ -218,45 +221,49 @@ def _execute(
     try:
         if prep.error is not None:
             raise prep.error
-        if prep.version is None:
-            prep.version = _probe_version(scanner, target, cfg, prep.exe)
-            if cache is not None and prep.version is not None:
-                cache.remember_version(prep.exe, prep.version)
-            if lookup is not None:
-                lookup.version = prep.version  # None: the results cannot be keyed, not stored
-        if lookup is not None:
-            cached, cached_warnings = lookup.cached()
-        if lookup is not None and not lookup.to_scan:
-            parsed = Parsed(findings=[])  # everything came from the cache: no process at all
+        if isinstance(scanner, InProcessScanner):
+            parsed = scanner.scan(target, prep.config)
+            prep.version = scanner.version()
         else:
-            scope = target
-            if lookup is not None and lookup.scope == "file":
-                scope = target.restricted(lookup.to_scan)
-            invocation = scanner.invocation(scope, cfg, prep.exe)
-            argv = invocation.argv
-            result = run_process(
-                scanner.name, invocation.argv, invocation.cwd, invocation.env, cfg.timeout
-            )
-            if result.returncode not in invocation.ok_returncodes:
-                raise ScannerError(
-                    scanner.name,
-                    f"exited with code {result.returncode}"
-                    + (" (killed by a signal)" if result.returncode < 0 else ""),
-                    hint="run the command shown with -v by hand to see why it failed",
-                    stderr_tail=stderr_tail(result.stderr),
+            if prep.version is None:
+                prep.version = _probe_version(scanner, target, cfg, prep.exe)
+                if cache is not None and prep.version is not None:
+                    cache.remember_version(prep.exe, prep.version)
+                if lookup is not None:
+                    lookup.version = prep.version  # None: the results cannot be keyed, not stored
+            if lookup is not None:
+                cached, cached_warnings = lookup.cached()
+            if lookup is not None and not lookup.to_scan:
+                parsed = Parsed(findings=[])  # everything came from the cache: no process at all
+            else:
+                scope = target
+                if lookup is not None and lookup.scope == "file":
+                    scope = target.restricted(lookup.to_scan)
+                invocation = scanner.invocation(scope, cfg, prep.exe)
+                argv = invocation.argv
+                result = run_process(
+                    scanner.name, invocation.argv, invocation.cwd, invocation.env, cfg.timeout
                 )
-            try:
-                parsed = scanner.parse(result, scope)
-            except ParseError as exc:
-                raise ScannerError(
-                    scanner.name,
-                    f"printed output turbosec cannot read: {exc.message}",
-                    hint="check the scanner's version and installation; "
-                    "run it by hand to see its output",
-                    stderr_tail=stderr_tail(result.stderr),
-                ) from exc
-            if cache is not None and lookup is not None:
-                cache.record(lookup, parsed)
+                if result.returncode not in invocation.ok_returncodes:
+                    raise ScannerError(
+                        scanner.name,
+                        f"exited with code {result.returncode}"
+                        + (" (killed by a signal)" if result.returncode < 0 else ""),
+                        hint="run the command shown with -v by hand to see why it failed",
+                        stderr_tail=stderr_tail(result.stderr),
+                    )
+                try:
+                    parsed = scanner.parse(result, scope)
+                except ParseError as exc:
+                    raise ScannerError(
+                        scanner.name,
+                        f"printed output turbosec cannot read: {exc.message}",
+                        hint="check the scanner's version and installation; "
+                        "run it by hand to see its output",
+                        stderr_tail=stderr_tail(result.stderr),
+                    ) from exc
+                if cache is not None and lookup is not None:
+                    cache.record(lookup, parsed)
         findings = [*cached, *parsed.findings]
         run = ToolRun(
             name=scanner.name,

@@ -50,10 +50,10 @@ from turbosec import __version__
 from turbosec.core.config import Config
 from turbosec.core.errors import ScannerError, UsageError
 from turbosec.scan import adapters
-from turbosec.scan.base import Scanner
+from turbosec.scan.base import InProcessScanner, Scanner
 
 ToolsMode = Literal["auto", "managed", "path"]
-Source = Literal["configured", "managed", "path", "missing"]
+Source = Literal["configured", "managed", "path", "missing", "builtin"]
 
 MARKER = "turbosec-tool.json"
 PIP_TIMEOUT_S = 1800.0  # semgrep and checkov are large; a slow mirror needs minutes
@@ -704,10 +704,14 @@ def diagnose(
 ) -> list[Diagnosis]:
     """Check every scanner: which program, its real version, the pin, known conflicts."""
     known = adapters.registry()
-    jobs = []
+    jobs: list[tuple[Scanner, bool, bool, Located]] = []
     for name, cls in known.items():
         cfg = config.scanners.for_scanner(name)
         enabled = cfg.enabled is True or (cfg.enabled is None and cls.enabled_by_default)
+        if issubclass(cls, InProcessScanner):
+            located = Located(name, "builtin", "(built in)", "runs inside turbosec")
+            jobs.append((cls(), enabled, cfg.optional, located))
+            continue
         located = locate(
             name, cls.program, cfg.executable, cls.install_hint, config.tools, home=home
         )
@@ -743,6 +747,8 @@ def _diagnose_one(
         )  # fmt: skip
     if not enabled:  # shown, not run: a disabled scanner cannot fail a scan
         return Diagnosis(scanner.name, enabled, optional, located, pinned)
+    if isinstance(scanner, InProcessScanner):
+        return Diagnosis(scanner.name, enabled, optional, located, None, scanner.version())
     version: str | None = None
     output: str | None = None
     argv = scanner.version_argv(located.path)

@@ -8,6 +8,7 @@ from turbosec.scan.base import Scanner
 def registry() -> dict[str, type[Scanner]]:
     from turbosec.scan.adapters.bandit import BanditScanner
     from turbosec.scan.adapters.checkov import CheckovScanner
+    from turbosec.scan.adapters.deps import DepsScanner
     from turbosec.scan.adapters.detect_secrets import DetectSecretsScanner
     from turbosec.scan.adapters.pip_audit import PipAuditScanner
     from turbosec.scan.adapters.semgrep import SemgrepScanner
@@ -19,6 +20,7 @@ def registry() -> dict[str, type[Scanner]]:
         DetectSecretsScanner,
         CheckovScanner,
         ZizmorScanner,
+        DepsScanner,
         PipAuditScanner,
     ]
     return {s.name: s for s in scanners}
