@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from turbosec import __version__
-from turbosec.cli import baseline_cmd, config_cmd, db_cmd, scan, tools_cmd
+from turbosec.cli import baseline_cmd, config_cmd, db_cmd, hub_cmd, push_cmd, scan, tools_cmd
 from turbosec.cli.state import AppState
 from turbosec.core.errors import TurbosecError
 
@@ -34,6 +34,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(baseline_cmd.app, name="baseline")
 app.add_typer(tools_cmd.app, name="tools")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(hub_cmd.app, name="hub")
+app.command("push")(push_cmd.push)
 
 
 def _version(value: bool) -> None:

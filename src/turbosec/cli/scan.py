@@ -182,12 +182,40 @@ def scan(
             help="GitHub Actions annotations (default: on when GITHUB_ACTIONS=true).",
         ),
     ] = None,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push",
+            help="Upload the report to the findings hub (--hub, --hub-project; token from "
+            "$TURBOSEC_HUB_TOKEN or --hub-token-file). A failed upload exits 2 when the "
+            "gate passed; a failed gate keeps its exit code.",
+        ),
+    ] = False,
+    hub: Annotated[
+        str | None,
+        typer.Option("--hub", envvar="TURBOSEC_HUB_URL", help="The hub's address (--push)."),
+    ] = None,
+    hub_project: Annotated[
+        str | None,
+        typer.Option(
+            "--hub-project", envvar="TURBOSEC_HUB_PROJECT", help="The hub project (--push)."
+        ),
+    ] = None,
+    hub_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hub-token-file",
+            help="File holding the hub token (default: $TURBOSEC_HUB_TOKEN).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> int:
     """Run the security scanners, apply the policy, write reports.
 
     Exit code 0 when the gate passes, 1 when it fails, 2 when a scanner or the input failed.
     """
     state: AppState = ctx.obj
+    hub_push = _hub_push(push, hub, hub_project, hub_token_file)
     plan = plan_outputs(list(formats or []), list(outputs or []))
     loaded = load_config(state.config_path, path)
     config = loaded.config
@@ -262,7 +290,58 @@ def scan(
         render_summary(report, human, top=top)
     for failure in outcome.failures:
         state.report_error(failure)
+    if hub_push is not None:
+        return hub_push.send(
+            state, report, partial=diff_base is not None, exit_code=outcome.exit_code
+        )
     return outcome.exit_code
+
+
+class _HubPush:
+    """``scan --push``: where to upload the report, checked before the scan runs."""
+
+    def __init__(self, hub: str, project: str, token: str) -> None:
+        self.hub, self.project, self.token = hub, project, token
+
+    def send(self, state: AppState, report: ScanReport, *, partial: bool, exit_code: int) -> int:
+        """Upload; the gate's verdict wins: a failed upload only turns a pass into 2."""
+        from turbosec.cli.push_cmd import PushError, push_report
+
+        try:
+            result = push_report(
+                report.to_json(),
+                hub=self.hub,
+                project=self.project,
+                token=self.token,
+                partial=partial,
+            )
+        except PushError as exc:
+            state.report_error(exc)
+            return exit_code or 2
+        state.console(stderr=True).print(
+            f"pushed to {self.hub} project {self.project}: {result.summary()}", markup=False
+        )
+        return exit_code
+
+
+def _hub_push(
+    push: bool, hub: str | None, project: str | None, token_file: Path | None
+) -> _HubPush | None:
+    if not push:
+        if token_file is not None:
+            raise UsageError("--hub-token-file is only used with --push")
+        return None
+    from turbosec.cli.push_cmd import read_token
+
+    if not hub:
+        raise UsageError(
+            "--push needs the hub's address", hint="pass --hub or set TURBOSEC_HUB_URL"
+        )
+    if not project:
+        raise UsageError(
+            "--push needs a project", hint="pass --hub-project or set TURBOSEC_HUB_PROJECT"
+        )
+    return _HubPush(hub, project, read_token(token_file))
 
 
 def _load_baseline(root: Path, explicit: Path | None, disabled: bool) -> Baseline | None:
