@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     db_dir = WORK / "db"
     turbosec = str(VENV_BIN / "turbosec")
     env = {**os.environ, "NO_COLOR": "1", "CI": "true"}
+    # As installed for a user: Python caches compiled modules.  (Where the environment
+    # turns that off, every run would compile turbosec and its libraries again.)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     done, build_s = _run(
         [turbosec, "db", "update", "--from", f"PyPI={archive}", "--db-dir", str(db_dir)], env=env
