@@ -228,7 +228,7 @@ def test_one_file_changed_runs_file_local_scanners_on_it_only(repo: Repo) -> Non
         assert "--version" not in calls[0].args
         assert calls[0].files == ("app.py",)
     runs = {r.name: r for r in outcome.report.tools}
-    assert runs["semgrep"].scanned_files == 1 and runs["semgrep"].cached_files == 1
+    assert runs["semgrep"].scanned_files == 1 and runs["semgrep"].cached_files == 2
     assert runs["checkov"].cached and runs["zizmor"].cached
     line = (repo.app / "app.py").read_text().splitlines().index("    return eval(expression)")
     assert any(
@@ -242,7 +242,7 @@ def test_one_file_changed_runs_file_local_scanners_on_it_only(repo: Repo) -> Non
     reference = demo_scan(repo.app, use_cache=False)
     full = by_program(repo.log)
     assert set(full) == set(DEMO_SCANNERS)
-    assert full["semgrep"][-1].files == ("app.py", "settings.py")
+    assert full["semgrep"][-1].files == ("app.py", "security_log.py", "settings.py")
     demo_files = Target.open(repo.app, load_config(None, repo.app).config.exclude).files
     assert len(full["detect-secrets"][-1].files) == len(demo_files)
     assert cache_files(repo.cache_dir) == before  # --no-cache writes nothing either
@@ -315,7 +315,7 @@ def test_corrupt_and_foreign_indexes_are_ignored_with_a_warning(primed: Primed, 
     assert any("zizmor.json" in w and "other-tool/v9" in w for w in warnings)
     ran = by_program(repo.log)
     assert set(ran) == {"semgrep", "zizmor"}  # each on every one of its files
-    assert ran["semgrep"][0].files == ("app.py", "settings.py")
+    assert ran["semgrep"][0].files == ("app.py", "security_log.py", "settings.py")
     assert ran["zizmor"][0].files == (".github/workflows/ci.yml",)
     assert view(outcome.report.findings) == view(primed.outcome.report.findings)
 

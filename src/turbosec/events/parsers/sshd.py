@@ -1,0 +1,699 @@
+"""OpenSSH server messages from syslog files, RFC 5424 syslog and the systemd journal.
+
+Line formats (all auto-recognised, line by line):
+
+* traditional syslog (``/var/log/auth.log``, ``/var/log/secure``)::
+
+      Nov 27 10:00:01 host sshd[1234]: Failed password for root from 203.0.113.9 port 50022 ssh2
+
+  The year is not written: it is inferred from a reference time (``now``, the clock by
+  default) for the first line -- a date more than a day ahead of it belongs to the previous
+  year -- and then follows the file: a month that goes back (December → January) starts a
+  new year, a December line right after January ones is a late line of the previous year.
+  The time is local time of ``tz`` (default: this machine's zone, daylight saving time
+  included).
+* high-precision syslog (rsyslog's RFC 3339 file format)::
+
+      2026-11-27T10:00:01.123456+00:00 host sshd[1234]: Accepted publickey for ...
+
+* RFC 5424 (``<38>1 2026-11-27T10:00:01Z host sshd 1234 - - message``) and RFC 3164 with a
+  ``<PRI>`` prefix, as read from a network socket;
+* ``journalctl -o json`` (and ``-o json-seq``): ``__REALTIME_TIMESTAMP`` (µs since the epoch,
+  UTC), ``MESSAGE`` (a string, or an array of bytes), ``_HOSTNAME``, ``SYSLOG_IDENTIFIER``
+  (or ``_COMM``), ``_PID``.  The journal's native export format (``-o export``) is not read.
+
+The program must be ``sshd`` or one of its helpers (``sshd-session`` since OpenSSH 9.8,
+``sshd-auth`` since 10.0); other programs' lines are skipped.  Each mapped message becomes
+one event; ``extra["sshd_msg"]`` says which message it was (``error:``/``fatal:`` prefixes
+are ignored; U is the user name, IP the client address, N its port):
+
+==========================================================  ==============================
+OpenSSH message                                             event / ``sshd_msg``
+==========================================================  ==============================
+``Accepted <method> for U from IP port N ssh2[: <key>]``    ``authn_login_success:U``
+                                                            ``accepted``
+``Failed <method> for [invalid user ]U from IP port N        ``authn_login_fail:U``
+ssh2[: <key>]`` (password, publickey, none,                 ``failed``
+keyboard-interactive/pam, hostbased...)
+``Invalid user U from IP [port N]`` (old: ``Illegal``)      ``authn_login_fail:U``
+                                                            ``invalid_user``
+``User U from IP not allowed because <reason>``             ``authn_login_fail:U``
+(AllowUsers, DenyUsers, groups, locked, shell)              ``not_allowed``
+``pam_unix(sshd:auth): authentication failure; ...          ``authn_login_fail[:U]``
+rhost=IP [user=U]`` (any ``pam_*(sshd:auth)`` module)       ``pam_auth_failure``
+``PAM: Authentication failure for [illegal user ]U from     ``authn_login_fail:U``
+IP``                                                        ``pam_error``
+``maximum authentication attempts exceeded for [invalid     ``authn_login_fail_max:U``
+user ]U from IP port N ssh2 [preauth]``                     ``max_attempts``
+``Disconnecting {authenticating|invalid} user U IP port     ``sshd_preauth_disconnect:U``
+N: Too many authentication failures [preauth]``             ``too_many_failures``
+``Connection {closed|reset} by [{authenticating|invalid}    ``sshd_preauth_disconnect[:U]``
+user U ]IP port N [preauth]``                               ``connection_closed``/``_reset``
+``Disconnected from [{authenticating|invalid} user U ]IP    ``sshd_preauth_disconnect[:U]``
+port N [preauth]``                                          ``disconnected``
+``Received disconnect from IP port N:<code>: <text>         ``sshd_preauth_disconnect``
+[preauth]`` (code and text in ``detail``)                   ``received_disconnect``
+``Timeout before authentication for IP port N``             ``sshd_preauth_disconnect``
+                                                            ``timeout``
+``Did not receive identification string from IP [port       ``sshd_probe``
+N]``                                                        ``no_identification``
+``banner exchange: Connection from IP port N: <reason>``    ``sshd_probe``
+(``invalid format``...; reason in ``detail``)               ``banner_exchange``
+``Unable to negotiate with IP port N: no matching <what>    ``sshd_probe``
+found...`` (what: key exchange method, host key type...)    ``no_matching_algorithm``
+``Bad protocol version identification '<text>' from IP      ``sshd_probe``
+[port N]`` (OpenSSH before 7.x)                             ``bad_version``
+``Protocol major versions differ for IP port N: ...``       ``sshd_probe``
+                                                            ``version_mismatch``
+==========================================================  ==============================
+
+Other fields: ``user`` and the event's single argument are U; ``source_ip`` is IP;
+``extra`` has ``port``, ``auth_method`` (accepted/failed), ``invalid_user: true`` when sshd
+said so, ``detail``, ``program`` and ``pid``; ``hostname`` is the syslog host, ``appid``
+is ``sshd``; ``description`` is the sshd message itself.
+
+``message repeated N times: [ <message>]`` (rsyslog's repeated-message reduction) is read as
+``<message>`` with ``repeat = N``.  The pre-authentication disconnects are *not* login
+failures: a brute-force session usually logs its ``Failed ...`` lines and then one of them.
+Rules decide whether they count (a "scanner" rule does, a "5 failed logins" rule does not).
+Post-authentication disconnects, session open/close lines, ``Connection from`` and
+everything else sshd writes are skipped.
+
+Addresses: IPv4 and IPv6 as sshd writes them; an IPv4-mapped IPv6 address
+(``::ffff:203.0.113.9``) is written as the IPv4 address.  With ``UseDNS yes`` the PAM
+``rhost`` may be a host name: it is kept in ``extra["rhost"]`` and ``source_ip`` stays empty.
+
+The parsers read user names attackers chose: every pattern takes the address from the
+*end* of the message (after the last `` from ``), so a user name such as
+``x from 198.51.100.1 port 22`` cannot put the blame on someone else.
+"""
+
+from __future__ import annotations
+
+import re
+import time as _time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import orjson
+
+from turbosec.core.event import SecurityEvent, bound_text, new_event, raw_text
+from turbosec.events.parsers.base import MalformedLine, Parser
+from turbosec.events.vocabulary import VOCABULARY
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+_DESCRIPTION_LIMIT = 1024
+
+_LOGIN_FAIL = "authn_login_fail"
+_LOGIN_SUCCESS = "authn_login_success"
+_LOGIN_FAIL_MAX = "authn_login_fail_max"
+_PREAUTH = "sshd_preauth_disconnect"
+_PROBE = "sshd_probe"
+_LEVELS = {
+    name: VOCABULARY[name].level
+    for name in (_LOGIN_FAIL, _LOGIN_SUCCESS, _LOGIN_FAIL_MAX, _PREAUTH, _PROBE)
+}
+
+# Each pattern is matched at the start of the message.  User names are greedy (.*) and the
+# address comes from the fixed tail, see the module docstring.
+_FAILED = re.compile(
+    r"Failed (\S+) for (invalid user )?(.*) from (\S+) port (\d+)(?: ssh\d?)?(?:: .*)?$"
+)
+_ACCEPTED = re.compile(r"Accepted (\S+) for (.*) from (\S+) port (\d+)(?: ssh\d?)?(?:: .*)?$")
+_INVALID = re.compile(r"(?:Invalid|Illegal) user (.*) from (\S+?)(?: port (\d+))?$")
+_NOT_ALLOWED = re.compile(r"User (.*) from (\S+) not allowed because (.+)$")
+_PAM_ERROR = re.compile(
+    r"PAM: Authentication failure for ((?:illegal|invalid) user )?(.*) from (\S+)$"
+)
+_MAX = re.compile(
+    r"maximum authentication attempts exceeded for (invalid user )?(.*) from (\S+) port (\d+)"
+    r"(?: ssh\d?)?(?: \[preauth\])?$"
+)
+_DISCONNECTING = re.compile(
+    r"Disconnecting (?:(authenticating|invalid) user (.*) )?(\S+) port (\d+): "
+    r"Too many authentication failures(?: \[preauth\])?$"
+)
+_CLOSED = re.compile(
+    r"Connection (closed|reset) by (?:(authenticating|invalid) user (.*) )?(\S+) port (\d+)"
+    r" \[preauth\]$"
+)
+_DISCONNECTED = re.compile(
+    r"Disconnected from (?:(authenticating|invalid) user (.*) )?(\S+) port (\d+) \[preauth\]$"
+)
+_RECEIVED = re.compile(r"Received disconnect from (\S+) port (\d+):\s*(\d+): ?(.*?) \[preauth\]$")
+_TIMEOUT = re.compile(r"Timeout before authentication for (\S+) port (\d+)$")
+_NO_IDENT = re.compile(r"Did not receive identification string from (\S+?)(?: port (\d+))?$")
+_BANNER = re.compile(r"banner exchange: Connection from (\S+) port (\d+): (.+?)(?: \[preauth\])?$")
+_NEGOTIATE = re.compile(r"Unable to negotiate with (\S+) port (\d+): no matching (.+?) found")
+_BAD_VERSION = re.compile(
+    r"Bad protocol version identification '(.*)' from (\S+?)(?: port (\d+))?$"
+)
+_VERSIONS_DIFFER = re.compile(r"Protocol major versions differ for (\S+) port (\d+)")
+_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]$")
+
+# (event, user, ip, port, sshd_msg, auth_method, invalid_user, detail, repeat)
+_Hit = tuple[str, str | None, str | None, int | None, str, str | None, bool, str | None, int]
+
+
+def _ip(text: str) -> str:
+    if text.startswith("::ffff:") and "." in text:
+        return text[7:]
+    return text
+
+
+def _port(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+def _classify(msg: str, depth: int = 0) -> _Hit | None:
+    """What an sshd message means, or ``None`` when it is not one of the mapped ones."""
+    space = msg.find(" ")
+    head = msg[:space] if space > 0 else msg
+    if head == "Failed":
+        m = _FAILED.match(msg)
+        if m is None:
+            if " for " in msg and " from " in msg:
+                raise MalformedLine("unreadable sshd 'Failed' message")
+            return None
+        method, invalid, user, ip, port = m.groups()
+        return (_LOGIN_FAIL, user, _ip(ip), int(port), "failed", method, bool(invalid), None, 1)
+    if head == "Connection":
+        m = _CLOSED.match(msg)
+        if m is None:
+            return None
+        how, state, user, ip, port = m.groups()
+        kind = "connection_closed" if how == "closed" else "connection_reset"
+        return (_PREAUTH, user, _ip(ip), int(port), kind, None, state == "invalid", None, 1)
+    if head in ("Invalid", "Illegal"):
+        m = _INVALID.match(msg)
+        if m is None:
+            if msg.startswith(("Invalid user ", "Illegal user ")):
+                raise MalformedLine("unreadable sshd 'Invalid user' message")
+            return None
+        user, ip, port = m.groups()
+        return (_LOGIN_FAIL, user, _ip(ip), _port(port), "invalid_user", None, True, None, 1)
+    if head == "Disconnected":
+        m = _DISCONNECTED.match(msg)
+        if m is None:
+            return None
+        state, user, ip, port = m.groups()
+        return (
+            _PREAUTH,
+            user,
+            _ip(ip),
+            int(port),
+            "disconnected",
+            None,
+            state == "invalid",
+            None,
+            1,
+        )
+    if head == "Received":
+        m = _RECEIVED.match(msg)
+        if m is None:
+            return None
+        ip, port, code, text = m.groups()
+        detail = f"{code}: {text}" if text else code
+        return (_PREAUTH, None, _ip(ip), int(port), "received_disconnect", None, False, detail, 1)
+    if head.startswith("pam_") and head.endswith("(sshd:auth):"):
+        if "authentication failure;" not in msg:
+            return None
+        return _pam_failure(msg)
+    if head == "Accepted":
+        m = _ACCEPTED.match(msg)
+        if m is None:
+            if msg.startswith("Accepted ") and " for " in msg and " from " in msg:
+                raise MalformedLine("unreadable sshd 'Accepted' message")
+            return None
+        method, user, ip, port = m.groups()
+        return (_LOGIN_SUCCESS, user, _ip(ip), int(port), "accepted", method, False, None, 1)
+    if head == "maximum":
+        m = _MAX.match(msg)
+        if m is None:
+            return None
+        invalid, user, ip, port = m.groups()
+        return (
+            _LOGIN_FAIL_MAX,
+            user,
+            _ip(ip),
+            int(port),
+            "max_attempts",
+            None,
+            bool(invalid),
+            None,
+            1,
+        )
+    if head == "Disconnecting":
+        m = _DISCONNECTING.match(msg)
+        if m is None:
+            return None
+        state, user, ip, port = m.groups()
+        return (
+            _PREAUTH,
+            user,
+            _ip(ip),
+            int(port),
+            "too_many_failures",
+            None,
+            state == "invalid",
+            None,
+            1,
+        )
+    if head == "User":
+        m = _NOT_ALLOWED.match(msg)
+        if m is None:
+            return None
+        user, ip, reason = m.groups()
+        return (_LOGIN_FAIL, user, _ip(ip), None, "not_allowed", None, False, reason, 1)
+    if head == "PAM:":
+        m = _PAM_ERROR.match(msg)
+        if m is None:
+            return None
+        invalid, user, ip = m.groups()
+        return (_LOGIN_FAIL, user, _ip(ip), None, "pam_error", None, bool(invalid), None, 1)
+    if head == "Did":
+        m = _NO_IDENT.match(msg)
+        if m is None:
+            return None
+        ip, port = m.groups()
+        return (_PROBE, None, _ip(ip), _port(port), "no_identification", None, False, None, 1)
+    if head == "banner":
+        m = _BANNER.match(msg)
+        if m is None:
+            return None
+        ip, port, reason = m.groups()
+        return (_PROBE, None, _ip(ip), int(port), "banner_exchange", None, False, reason, 1)
+    if head == "Unable":
+        m = _NEGOTIATE.match(msg)
+        if m is None:
+            return None
+        ip, port, what = m.groups()
+        return (_PROBE, None, _ip(ip), int(port), "no_matching_algorithm", None, False, what, 1)
+    if head == "Timeout":
+        m = _TIMEOUT.match(msg)
+        if m is None:
+            return None
+        ip, port = m.groups()
+        return (_PREAUTH, None, _ip(ip), int(port), "timeout", None, False, None, 1)
+    if head == "Bad":
+        m = _BAD_VERSION.match(msg)
+        if m is None:
+            return None
+        text, ip, port = m.groups()
+        return (_PROBE, None, _ip(ip), _port(port), "bad_version", None, False, text[:200], 1)
+    if head == "Protocol":
+        m = _VERSIONS_DIFFER.match(msg)
+        if m is None:
+            return None
+        ip, port = m.groups()
+        return (_PROBE, None, _ip(ip), int(port), "version_mismatch", None, False, None, 1)
+    if head in ("error:", "fatal:") and depth == 0:
+        return _classify(msg[space + 1 :], 1)
+    if head == "message" and depth == 0:
+        m = _REPEATED.match(msg)
+        if m is None:
+            return None
+        inner = _classify(m.group(2), 1)
+        if inner is None:
+            return None
+        return (*inner[:8], max(1, int(m.group(1))))
+    return None
+
+
+def _pam_failure(msg: str) -> _Hit:
+    start = msg.find(" rhost=")
+    if start < 0:
+        raise MalformedLine("PAM authentication failure without rhost")
+    start += 7
+    end = msg.find(" ", start)
+    rhost = msg[start:] if end < 0 else msg[start:end]
+    user = None
+    at = msg.find(" user=", start)
+    if at >= 0:
+        user = msg[at + 6 :].strip() or None
+    ip: str | None = _ip(rhost) if rhost else None
+    detail = None
+    if ip is not None and not _looks_numeric(ip):
+        detail, ip = f"rhost={ip}", None
+    return (_LOGIN_FAIL, user, ip, None, "pam_auth_failure", None, False, detail, 1)
+
+
+def _looks_numeric(address: str) -> bool:
+    """An IPv4 or IPv6 literal (cheap test: digits, dots, hex and colons only)."""
+    if ":" in address:
+        return True
+    return address.replace(".", "").isdigit()
+
+
+class SshdParser(Parser):
+    """OpenSSH server messages; see the module docstring for formats and the mapping."""
+
+    name = "sshd"
+    description = "OpenSSH server logs: syslog/auth.log, RFC 5424, journalctl -o json"
+
+    def __init__(self, *, now: datetime | None = None, tz: tzinfo | None = None) -> None:
+        self.now = now
+        self.tz = tz
+        self._year: int | None = None
+        self._last_month = 0
+        self._stamp = ""
+        self._stamp_time = _EPOCH
+        self._iso = ""
+        self._iso_time = _EPOCH
+
+    # -- detection
+
+    def detect(self, sample_lines: Sequence[str]) -> float:
+        seen = hits = sshd = 0
+        for line in sample_lines:
+            text = line.strip()
+            if not text:
+                continue
+            seen += 1
+            if _looks_like_syslog(text):
+                hits += 1
+                if "sshd" in text:
+                    sshd += 1
+        if not seen:
+            return 0.0
+        share = hits / seen
+        return share if sshd else share * 0.9
+
+    # -- parsing
+
+    def parse(self, line: str, source: str) -> SecurityEvent | None:
+        if "sshd" not in line:
+            return None
+        first = line[0]
+        if first == "{" or first == "\x1e":
+            return self._journal(line, source)
+        body = line
+        if first == "<":
+            end = line.find(">", 1, 6)
+            if end < 0 or not line[1:end].isdigit():
+                raise MalformedLine("bad syslog priority")
+            body = line[end + 1 :]
+            if body[:2] == "1 ":
+                return self._rfc5424(body[2:], line, source)
+        if "0" <= body[:1] <= "9":
+            space = body.find(" ")
+            host_end = body.find(" ", space + 1)
+            if space < 0 or host_end < 0:
+                raise MalformedLine("not a syslog line")
+            stamp = body[:space]
+            host: str | None = body[space + 1 : host_end]
+            rest = body[host_end + 1 :]
+            iso = True
+        else:
+            if len(body) < 17 or body[3] != " " or body[15] != " ":
+                raise MalformedLine("not a syslog line")
+            host_end = body.find(" ", 16)
+            if host_end < 0:
+                raise MalformedLine("not a syslog line")
+            stamp = body[:15]
+            host = body[16:host_end]
+            rest = body[host_end + 1 :]
+            iso = False
+        if host is not None and host.endswith(":"):  # no host name: "Nov 27 10:00:01 sshd[1]: ..."
+            rest = host + " " + rest
+            host = None
+        colon = rest.find(": ")
+        if colon < 0:
+            return None
+        tag = rest[:colon]
+        if not tag.startswith("sshd"):
+            return None
+        msg = rest[colon + 2 :]
+        hit = _classify(msg)
+        if hit is None:
+            return None
+        when = self._iso_stamp(stamp) if iso else self._syslog_stamp(stamp)
+        bracket = tag.find("[")
+        if bracket < 0:
+            program, pid = tag, None
+        else:
+            program, pid = tag[:bracket], tag[bracket + 1 : -1]
+        return self._event(hit, when, host, program, pid, msg, line, source)
+
+    def _event(
+        self,
+        hit: _Hit,
+        when: datetime,
+        host: str | None,
+        program: str,
+        pid: str | None,
+        msg: str,
+        line: str,
+        source: str,
+    ) -> SecurityEvent:
+        event, user, ip, port, kind, method, invalid, detail, repeat = hit
+        extra: dict[str, Any] = {"sshd_msg": kind}
+        if port is not None:
+            extra["port"] = port
+        if method is not None:
+            extra["auth_method"] = method
+        if invalid:
+            extra["invalid_user"] = True
+        if detail is not None:
+            extra["detail"] = detail
+        extra["program"] = program
+        if pid:
+            extra["pid"] = int(pid) if pid.isdigit() else pid
+        if len(msg) > _DESCRIPTION_LIMIT:
+            msg = bound_text(msg, _DESCRIPTION_LIMIT)
+        return new_event(
+            when,
+            event,
+            (user,) if user is not None else (),
+            _LEVELS[event],
+            msg,
+            ip,
+            user,
+            None,
+            None,
+            None,
+            None,
+            host,
+            "sshd",
+            source,
+            raw_text(line),
+            repeat,
+            extra,
+        )
+
+    def _rfc5424(self, body: str, line: str, source: str) -> SecurityEvent | None:
+        parts = body.split(" ", 5)
+        if len(parts) < 6:
+            raise MalformedLine("truncated RFC 5424 header")
+        stamp, host, app, procid, _msgid, rest = parts
+        if not app.startswith("sshd"):
+            return None
+        if rest.startswith("-"):
+            msg = rest[2:]
+        elif rest.startswith("["):
+            end = _end_of_structured_data(rest)
+            if end < 0:
+                raise MalformedLine("unterminated RFC 5424 structured data")
+            msg = rest[end + 1 :].removeprefix(" ")
+        else:
+            raise MalformedLine("bad RFC 5424 structured data")
+        if msg.startswith("\ufeff"):
+            msg = msg[1:]
+        hit = _classify(msg)
+        if hit is None:
+            return None
+        if stamp == "-":
+            raise MalformedLine("RFC 5424 line without a timestamp")
+        when = self._iso_stamp(stamp)
+        return self._event(
+            hit,
+            when,
+            None if host == "-" else host,
+            app,
+            None if procid == "-" else procid,
+            msg,
+            line,
+            source,
+        )
+
+    def _journal(self, line: str, source: str) -> SecurityEvent | None:
+        try:
+            data = orjson.loads(line.lstrip("\x1e"))
+        except orjson.JSONDecodeError:
+            raise MalformedLine("invalid JSON") from None
+        if type(data) is not dict:
+            raise MalformedLine("not a JSON object")
+        ident = data.get("SYSLOG_IDENTIFIER") or data.get("_COMM")
+        if not isinstance(ident, str) or not ident.startswith("sshd"):
+            return None
+        msg = data.get("MESSAGE")
+        if isinstance(msg, list):
+            try:
+                msg = bytes(msg).decode("utf-8", "replace")
+            except (TypeError, ValueError):
+                raise MalformedLine("journal MESSAGE is not text or bytes") from None
+        if not isinstance(msg, str):
+            raise MalformedLine("journal entry without MESSAGE")
+        hit = _classify(msg)
+        if hit is None:
+            return None
+        stamp = data.get("__REALTIME_TIMESTAMP")
+        try:
+            when = _EPOCH + timedelta(microseconds=int(stamp))  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise MalformedLine("journal entry without a valid __REALTIME_TIMESTAMP") from None
+        host = data.get("_HOSTNAME")
+        pid = data.get("_PID") or data.get("SYSLOG_PID")
+        return self._event(
+            hit,
+            when,
+            host if isinstance(host, str) else None,
+            ident,
+            str(pid) if pid is not None else None,
+            msg,
+            line,
+            source,
+        )
+
+    # -- timestamps
+
+    def _iso_stamp(self, stamp: str) -> datetime:
+        if stamp == self._iso:
+            return self._iso_time
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            raise MalformedLine("bad ISO 8601 timestamp") from None
+        if when.tzinfo is None:
+            naive = when
+            when = self._to_utc(
+                naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second
+            ).replace(microsecond=naive.microsecond)
+        elif when.tzinfo is not UTC:
+            when = when.astimezone(UTC)
+        self._iso = stamp
+        self._iso_time = when
+        return when
+
+    def _syslog_stamp(self, stamp: str) -> datetime:
+        if stamp == self._stamp:
+            return self._stamp_time
+        month = _MONTHS.get(stamp[:3])
+        if month is None or stamp[6] != " " or stamp[9] != ":" or stamp[12] != ":":
+            raise MalformedLine("bad syslog timestamp")
+        try:
+            day = int(stamp[4:6])
+            hour = int(stamp[7:9])
+            minute = int(stamp[10:12])
+            second = int(stamp[13:15])
+        except ValueError:
+            raise MalformedLine("bad syslog timestamp") from None
+        try:
+            year = self._year_for(month, day)
+            when = self._to_utc(year, month, day, hour, minute, second)
+        except (ValueError, OverflowError):
+            raise MalformedLine("invalid date in syslog timestamp") from None
+        self._stamp = stamp
+        self._stamp_time = when
+        return when
+
+    def _to_utc(
+        self, year: int, month: int, day: int, hour: int, minute: int, second: int
+    ) -> datetime:
+        tz = self.tz
+        if tz is UTC:
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        if tz is None:
+            datetime(year, month, day, hour, minute, second)  # validates the date
+            epoch = _time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
+            return _EPOCH + timedelta(seconds=epoch)
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+
+    def _year_for(self, month: int, day: int) -> int:
+        if self._year is None:
+            self._year = self._first_year(month, day)
+            self._last_month = month
+            return self._year
+        last = self._last_month
+        if month == last:
+            return self._year
+        if month > last:
+            if last == 1 and month == 12:  # a late December line after January ones
+                return self._year - 1
+            self._last_month = month
+            return self._year
+        if last - month == 1:  # a late line from the end of the previous month
+            return self._year
+        self._year += 1  # the log went on into a new year
+        self._last_month = month
+        return self._year
+
+    def _first_year(self, month: int, day: int) -> int:
+        ref = self.now
+        if ref is None:
+            ref = datetime.now(self.tz) if self.tz is not None else datetime.now()
+        elif ref.tzinfo is not None:
+            ref = ref.astimezone(self.tz) if self.tz is not None else ref.astimezone()
+        year = ref.year
+        seen = date(year, month, min(day, 28 if month == 2 else day))
+        if (seen - ref.date()).days > 1:
+            year -= 1
+        if month == 2 and day == 29:
+            while not _leap(year):
+                year -= 1
+        return year
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _end_of_structured_data(text: str) -> int:
+    """Index of the ``]`` closing the last SD element at the start of ``text``, or -1."""
+    index = 0
+    while index < len(text) and text[index] == "[":
+        index += 1
+        while index < len(text):
+            char = text[index]
+            if char == "\\":
+                index += 2
+                continue
+            if char == "]":
+                break
+            index += 1
+        else:
+            return -1
+        index += 1
+    return index - 1 if index > 0 else -1
+
+
+_SYSLOG_HEAD = re.compile(
+    r"(?:<\d{1,3}>)?(?:"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+ \S+"
+    r"|1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+ \S+ \S+ "
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+"
+    r")"
+)
+
+
+def _looks_like_syslog(text: str) -> bool:
+    if text[0] in "{\x1e":
+        if "__REALTIME_TIMESTAMP" not in text or "MESSAGE" not in text:
+            return False
+        try:
+            data = orjson.loads(text.lstrip("\x1e"))
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(data, dict) and "__REALTIME_TIMESTAMP" in data
+    return _SYSLOG_HEAD.match(text) is not None
+
+
+__all__ = ["SshdParser"]
