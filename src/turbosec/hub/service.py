@@ -86,13 +86,18 @@ def create_project(
         sla_days=_sla_days(sla_days),
         created_at=utcnow(),
     )
-    session.add(project)
+    _add_unique(session, project, f"a project {slug!r} exists already")
+    return project
+
+
+def _add_unique(session: Session, row: object, conflict: str) -> None:
+    """Insert ``row`` and commit; a unique-key clash is a 409 with ``conflict``."""
+    session.add(row)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"a project {slug!r} exists already") from None
-    return project
+        raise Conflict(conflict) from None
 
 
 def get_project(session: Session, slug: str) -> Project:
@@ -130,12 +135,7 @@ def create_user(
         disabled=False,
         failed_logins=0,
     )
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"a user {username!r} exists already") from None
+    _add_unique(session, user, f"a user {username!r} exists already")
     return user
 
 
