@@ -9,6 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_APP = REPO_ROOT / "examples" / "demo-app"
 SHARED = REPO_ROOT.parent / "shared"
 SARIF_SCHEMA = SHARED / "data" / "schemas" / "sarif-schema-2.1.0.json"
+OSV_PYPI = SHARED / "data" / "osv-pypi" / "vulns"  # 2,661 real OSV advisories (YAML)
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import DEMO_APP, OSV_PYPI
+
 TURBOSEC = str(Path(sys.executable).parent / "turbosec")
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osv-pypi" / "vulns"
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
+DATA = OSV_PYPI
+DEMO = DEMO_APP
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEMO_APP, OSV_PYPI
 from tests.scan.adapters.support import write_tree
 from turbosec.core.config import Config, parse_config
 from turbosec.core.errors import ScannerError
@@ -19,8 +20,8 @@ from turbosec.scan.adapters.deps import DepsScanner
 from turbosec.scan.runner import ScanRequest, run_scan
 from turbosec.scan.target import Target
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "osv-pypi" / "vulns"
-DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo-app"
+DATA = OSV_PYPI
+DEMO = DEMO_APP
 
 
 def _config(db: Path | str, **deps: object) -> Config:

@@ -28,13 +28,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import OSV_PYPI
 from turbosec.core.errors import TurbosecError
 from turbosec.scan.deps import db
 from turbosec.scan.deps.match import vulnerabilities
 from turbosec.scan.deps.osv import Advisory, AdvisoryError, AdvisoryIndex, load_records
 
-DATA = SHARED / "data" / "osv-pypi" / "vulns"
+DATA = OSV_PYPI
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 NPM_RECORDS: list[dict[str, Any]] = [

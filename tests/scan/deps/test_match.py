@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import InvalidVersion, Version
 
+from tests.conftest import OSV_PYPI
 from turbosec.scan.deps.match import (
     Match,
     SemVer,
@@ -21,7 +21,7 @@ from turbosec.scan.deps.match import (
 )
 from turbosec.scan.deps.osv import Advisory, AdvisoryIndex, Range, load_records, parse_advisory
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "osv-pypi" / "vulns"
+DATA = OSV_PYPI
 
 # Advisories whose explicit `versions` list genuinely disagrees with their own ranges
 # (checked by hand against the record); each entry names the exact versions concerned.

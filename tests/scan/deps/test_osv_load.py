@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import OSV_PYPI
 from turbosec.scan.deps.osv import AdvisoryError, AdvisoryIndex, canonical_name, load_records
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "osv-pypi" / "vulns"
+DATA = OSV_PYPI
 
 RECORD = {
     "id": "TEST-2024-1",
