@@ -198,3 +198,15 @@ def test_event_arguments_cannot_forge_events() -> None:
     line = format_event("authn_login_fail", "bob,authn_login_success:admin\n", description="x")
     event = json.loads(line)
     assert event["event"] == "authn_login_fail:bob_authn_login_success_admin_"
+
+
+def test_token_use_is_recorded(hub: Hub) -> None:
+    value = hub.tokens["read"]
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    with hub.session() as s:
+        before = s.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one()
+    assert before.last_used_at is None
+    assert hub.client.get("/api/v1/projects/alpha", headers=hub.headers("read")).status_code == 200
+    with hub.session() as s:
+        after = s.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one()
+    assert after.last_used_at is not None

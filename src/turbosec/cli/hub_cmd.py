@@ -241,6 +241,31 @@ def serve(
     return 0
 
 
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    db: Annotated[
+        str, typer.Option("--db", help="SQLite file (or database URL) to seed and serve.")
+    ] = "turbosec-demo.db",
+    weeks: Annotated[
+        int, typer.Option("--weeks", help="Simulated weeks of scans.", min=2, max=52)
+    ] = 8,
+    serve_it: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the hub once seeded.")
+    ] = True,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.", min=1, max=65535)] = 8000,
+) -> int:
+    """Seed a demo hub with the demo app's scans over simulated weeks, then serve it.
+
+    Users admin, security and developer get passwords printed once.  An existing demo
+    database is served as it is; a hub with data of its own is never touched.
+    """
+    from turbosec.cli.hub_demo import run_demo
+
+    return run_demo(ctx, db=db, weeks=weeks, serve=serve_it, host=host, port=port)
+
+
 @app.command("migrate")
 def migrate(ctx: typer.Context, db: DbOpt = None) -> int:
     """Create or upgrade the hub's database schema (safe to run again, and concurrently)."""

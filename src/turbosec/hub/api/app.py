@@ -176,6 +176,9 @@ def create_app(settings: HubSettings, *, engine: Engine | None = None) -> FastAP
         return HealthOut(status="ok", database="ok", version=__version__)
 
     _install_openapi(app)
+    from turbosec.hub import web  # the HTML pages; last: they wrap the error handlers
+
+    web.install(app)
     return app
 
 

@@ -87,7 +87,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 InfoDep = Annotated[RequestInfo, Depends(request_info)]
 
 
-def _touch(engine: Engine, token_id: int) -> None:
+def touch(engine: Engine, token_id: int) -> None:
     """Record a token's use, best effort: never waits long for a busy database."""
     now = utcnow()
     stale = now - dt.timedelta(seconds=TOUCH_SECONDS)
@@ -95,6 +95,8 @@ def _touch(engine: Engine, token_id: int) -> None:
         with engine.connect() as conn:
             if is_sqlite(conn):
                 conn.exec_driver_sql("PRAGMA busy_timeout=50")
+                # the PRAGMA began SQLAlchemy's implicit transaction: end it, or begin() fails
+                conn.commit()
             try:
                 with conn.begin():
                     conn.execute(
@@ -106,6 +108,7 @@ def _touch(engine: Engine, token_id: int) -> None:
             finally:
                 if is_sqlite(conn):
                     conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+                    conn.commit()
     except SQLAlchemyError:
         pass  # a busy database: the next request records it
 
@@ -122,7 +125,7 @@ def get_principal(request: Request, session: SessionDep, info: InfoDep) -> Princ
         token.last_used_at is None
         or (utcnow() - token.last_used_at).total_seconds() > TOUCH_SECONDS
     ):
-        _touch(get_engine(request), principal.token_id)
+        touch(get_engine(request), principal.token_id)
     return principal
 
 
