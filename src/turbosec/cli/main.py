@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from turbosec import __version__
-from turbosec.cli import baseline_cmd, config_cmd, db_cmd, hub_cmd, push_cmd, scan, tools_cmd
+from turbosec.cli import (
+    baseline_cmd,
+    config_cmd,
+    db_cmd,
+    hub_cmd,
+    integrity_cmd,
+    push_cmd,
+    scan,
+    tools_cmd,
+    watch_cmd,
+)
 from turbosec.cli.state import AppState
 from turbosec.core.errors import TurbosecError
 
@@ -36,6 +46,11 @@ app.add_typer(tools_cmd.app, name="tools")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(hub_cmd.app, name="hub")
 app.command("push")(push_cmd.push)
+app.add_typer(watch_cmd.app, name="watch")
+app.add_typer(integrity_cmd.keys_app, name="keys")
+app.add_typer(integrity_cmd.attest_app, name="attest")
+app.command("sign")(integrity_cmd.sign)
+app.command("verify")(integrity_cmd.verify)
 
 
 def _version(value: bool) -> None:
