@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,11 @@ def _pg_engine(schema: str) -> Engine:
     return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL of an empty database (no tables), one per test."""
-    if request.param == "sqlite":
+@contextmanager
+def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no tables): a SQLite file, or a fresh PostgreSQL
+    schema dropped afterwards."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.db'}"
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -50,6 +52,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL of an empty database (no tables), one per test."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -23,14 +22,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tests.hub.conftest import PG_URL, cheap_settings
+from tests.hub.conftest import cheap_settings, empty_database
 from turbosec.hub import service
 from turbosec.hub.api.app import create_app
 from turbosec.hub.auth import Passwords
-from turbosec.hub.db import make_engine
 from turbosec.hub.models import Role
 from turbosec.hub.settings import HubSettings
 
@@ -40,20 +38,8 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: SQLite, or PostgreSQL (a fresh schema) when parametrised so."""
-    kind = getattr(request, "param", "sqlite")
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with empty_database(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield url
 
 
 def csrf_from(page: str) -> str:
