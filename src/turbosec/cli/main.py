@@ -1,28 +1,24 @@
 """Entry point of the ``turbosec`` command.
 
+The commands live in their own modules (``turbosec.cli.scan``, ``hub_cmd``, ``watch_cmd``...)
+and are imported only when used: ``turbosec watch test`` does not pay for the scanner, the
+hub or the signing code (pydantic, cryptography, SQL...), which is a good part of its
+start-up.  ``turbosec --help`` imports them all, to show each command's help text.
+
 Exit codes: 0 pass, 1 gate failed (or verification failed), 2 usage or tool error.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from turbosec import __version__
-from turbosec.cli import (
-    baseline_cmd,
-    config_cmd,
-    db_cmd,
-    hub_cmd,
-    integrity_cmd,
-    push_cmd,
-    scan,
-    tools_cmd,
-    watch_cmd,
-)
 from turbosec.cli.state import AppState
 from turbosec.core.errors import TurbosecError
 
@@ -30,7 +26,57 @@ EXIT_PASS = 0
 EXIT_GATE_FAILED = 1
 EXIT_ERROR = 2
 
+#: Every command in ``--help`` order: name -> (module, attribute, is a group).  Plain
+#: commands come first, as Typer lists them.
+_COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "scan": ("turbosec.cli.scan", "scan", False),
+    "push": ("turbosec.cli.push_cmd", "push", False),
+    "sign": ("turbosec.cli.integrity_cmd", "sign", False),
+    "verify": ("turbosec.cli.integrity_cmd", "verify", False),
+    "config": ("turbosec.cli.config_cmd", "app", True),
+    "baseline": ("turbosec.cli.baseline_cmd", "app", True),
+    "tools": ("turbosec.cli.tools_cmd", "app", True),
+    "db": ("turbosec.cli.db_cmd", "app", True),
+    "hub": ("turbosec.cli.hub_cmd", "app", True),
+    "watch": ("turbosec.cli.watch_cmd", "app", True),
+    "keys": ("turbosec.cli.integrity_cmd", "keys_app", True),
+    "attest": ("turbosec.cli.integrity_cmd", "attest_app", True),
+}
+
+
+def _load_command(name: str) -> Any:
+    """The click command for ``name``, built from its module (imported now)."""
+    module_name, attribute, is_group = _COMMANDS[name]
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer()
+    holder.callback()(_no_callback)  # a group even with one command: pick it by name
+    if is_group:
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+def _no_callback() -> None:
+    """Placeholder callback of the throw-away group :func:`_load_command` builds."""
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: sub-commands are resolved (and their modules imported) on demand."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*_COMMANDS, *(n for n in super().list_commands(ctx) if n not in _COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in _COMMANDS:
+            found = _load_command(cmd_name)
+            self.add_command(found, cmd_name)
+        return found
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="turbosec",
     help="Security as a turbocharger for software delivery.\n\n"
     "Exit codes: 0 pass, 1 gate failed, 2 usage or tool error.",
@@ -39,18 +85,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("scan")(scan.scan)
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(baseline_cmd.app, name="baseline")
-app.add_typer(tools_cmd.app, name="tools")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(hub_cmd.app, name="hub")
-app.command("push")(push_cmd.push)
-app.add_typer(watch_cmd.app, name="watch")
-app.add_typer(integrity_cmd.keys_app, name="keys")
-app.add_typer(integrity_cmd.attest_app, name="attest")
-app.command("sign")(integrity_cmd.sign)
-app.command("verify")(integrity_cmd.verify)
 
 
 def _version(value: bool) -> None:

@@ -85,8 +85,11 @@ __all__ = [
 
 #: Lines handed to the parser and the engine at once.
 BATCH_LINES = 4096
-#: Bytes :func:`replay` reads at once.
-READ_CHUNK = 1024 * 1024
+#: Bytes :func:`replay` reads at once.  Small on purpose: a block's lines, their events and
+#: what the engine does with them then stay in the processor's caches (measured on a
+#: 300,000-event OWASP JSON log: 123,000 events/s with 1 MiB blocks, about 200,000 with
+#: 16-64 KiB ones).  Lines longer than a block are put together across reads.
+READ_CHUNK = 32 * 1024
 #: Seconds between two updates of the status line.
 STATUS_INTERVAL = 0.5
 

@@ -109,6 +109,10 @@ class Parser(abc.ABC):
     name: ClassVar[str]
     #: One line for ``--format`` help.
     description: ClassVar[str] = ""
+    #: When set, a line without this text is not security-relevant: :func:`parse_lines`
+    #: counts it skipped without calling :meth:`parse` (``"sshd"`` for sshd logs, where
+    #: most lines are other programs').  ``parse`` must return ``None`` for such lines.
+    required_text: ClassVar[str] = ""
 
     @abc.abstractmethod
     def detect(self, sample_lines: Sequence[str]) -> float:
@@ -144,13 +148,16 @@ def parse_lines(
     per batch they read, so ``stats`` stay current while a file is followed.
     """
     parse = parser.parse
+    needle = parser.required_text
     events: list[SecurityEvent] = []
     append = events.append
     number = first_line - 1
     skipped = 0
     for item in lines:
         number += 1
-        if isinstance(item, bytes):
+        if type(item) is str:
+            line = item
+        elif isinstance(item, bytes):
             if len(item) > MAX_LINE and len(item.rstrip(b"\r\n")) > MAX_LINE:
                 where = f"{source}:{number}"
                 text = item[:SAMPLE_LIMIT].decode("utf-8", "replace")
@@ -162,20 +169,25 @@ def parse_lines(
                 line = item.decode("utf-8", "replace")
         else:
             line = item
-        if line[-1:] == "\n":
+        end = line[-1:]
+        if end == "\n":
             line = line[:-2] if line[-2:-1] == "\r" else line[:-1]
-        elif line[-1:] == "\r":
+        elif end == "\r":
             line = line[:-1]
-        where = f"{source}:{number}"
         if len(line) > MAX_LINE:
-            stats.add_malformed(where, _TOO_LONG, line)
+            stats.add_malformed(f"{source}:{number}", _TOO_LONG, line)
             continue
         if not line or "\x00" in line:
             if line:
+                where = f"{source}:{number}"
                 stats.add_malformed(where, "binary data (NUL byte)", line.replace("\x00", "\\0"))
             else:
                 skipped += 1
             continue
+        if needle and needle not in line:
+            skipped += 1
+            continue
+        where = f"{source}:{number}"
         try:
             event = parse(line, where)
         except MalformedLine as exc:

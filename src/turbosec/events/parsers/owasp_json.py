@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -70,6 +71,18 @@ for _level in Level:
 _LEVELS.update({"WARNING": Level.WARN, "warning": Level.WARN, "Warning": Level.WARN})
 _TEXT = (str, type(None))
 _TIME_KEYS = ("timestamp", "time", "@timestamp")
+_fromisoformat = datetime.fromisoformat
+# The members (besides event, datetime and level) of what turbosec.events.logger writes.
+_COMMON = (
+    "description",
+    "source_ip",
+    "useragent",
+    "request_uri",
+    "request_method",
+    "hostname",
+    "appid",
+)
+_common_fields = itemgetter(*_COMMON)
 
 
 class OwaspJsonParser(Parser):
@@ -148,6 +161,16 @@ class OwaspJsonParser(Parser):
         stamp = data.pop("datetime", None)
         if stamp is not None and stamp == self._time_key:
             time = self._time_value
+        elif type(stamp) is str and self.tz is UTC:
+            # the common case inline: a UTC ISO time (milliseconds make most of them new)
+            try:
+                time = _fromisoformat(stamp)
+            except ValueError:
+                raise MalformedLine("datetime is not ISO 8601") from None
+            if time.tzinfo is not UTC:
+                time = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
+            self._time_key = stamp
+            self._time_value = time
         else:
             time = self._time(stamp, data)
         level_text = data.pop("level", None)
@@ -161,15 +184,28 @@ class OwaspJsonParser(Parser):
                 except ValueError:
                     raise MalformedLine("unknown level") from None
             level = found
-        pop = data.pop
-        description = pop("description", None)
-        source_ip = pop("source_ip", None)
-        useragent = pop("useragent", None)
-        request_uri = pop("request_uri", None)
-        request_method = pop("request_method", None)
-        hostname = pop("hostname", None)
-        appid = pop("appid", None)
-        user = pop("user", None)
+        known = None
+        if len(data) == len(_COMMON):
+            try:
+                known = _common_fields(data)
+            except KeyError:  # as many members, not the same ones
+                known = None
+        if known is not None:
+            # the usual record, exactly the logger's members: no pop one by one, no extra
+            description, source_ip, useragent, request_uri, request_method, hostname, appid = known
+            user = status = None
+            data = {}
+        else:
+            pop = data.pop
+            description = pop("description", None)
+            source_ip = pop("source_ip", None)
+            useragent = pop("useragent", None)
+            request_uri = pop("request_uri", None)
+            request_method = pop("request_method", None)
+            hostname = pop("hostname", None)
+            appid = pop("appid", None)
+            user = pop("user", None)
+            status = pop("status", None)
         if not (
             type(description) in _TEXT
             and type(source_ip) in _TEXT
@@ -195,7 +231,6 @@ class OwaspJsonParser(Parser):
                         source_ip = value
                 elif value:
                     user = value
-        status = data.pop("status", None)
         if status is not None and type(status) is not int:
             try:
                 status = int(status)

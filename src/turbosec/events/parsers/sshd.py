@@ -98,7 +98,14 @@ from typing import Any
 
 import orjson
 
-from turbosec.core.event import SecurityEvent, bound_text, new_event, raw_text
+from turbosec.core.event import (
+    RAW_LIMIT,
+    SecurityEvent,
+    bound_text,
+    new_event,
+    raw_text,
+    sensitive_name,
+)
 from turbosec.events.parsers.base import MalformedLine, Parser
 from turbosec.events.vocabulary import VOCABULARY
 
@@ -111,6 +118,13 @@ _MONTHS = {
     )
 }
 _DESCRIPTION_LIMIT = 1024
+_SECONDS = tuple(timedelta(seconds=second) for second in range(60))
+# ``name=`` parameters in a line (the same names :func:`redact_text` looks at), and whether
+# each name seen so far is harmless: PAM's ``logname= uid= euid= tty= ruser= rhost= user=``
+# come on every failure line, and asking :func:`sensitive_name` each time is costly.
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_-]*=")
+_HARMLESS: dict[str, bool] = {}
+_HARMLESS_LIMIT = 4096
 
 _LOGIN_FAIL = "authn_login_fail"
 _LOGIN_SUCCESS = "authn_login_success"
@@ -346,6 +360,29 @@ def _pam_failure(msg: str) -> _Hit:
     return (_LOGIN_FAIL, user, ip, None, "pam_auth_failure", None, False, detail, 1)
 
 
+def _raw(line: str) -> str:
+    """:func:`raw_text` of ``line``, without its cost when nothing can need redacting.
+
+    The result is the same: a line whose ``name=`` parameters are all harmless names and
+    that holds no JWT or bearer/basic marker is returned as it is.
+    """
+    if len(line) > RAW_LIMIT:
+        return raw_text(line)
+    if "=" in line:
+        harmless = _HARMLESS
+        for name in _PARAM_NAME.findall(line):
+            known = harmless.get(name)
+            if known is None:
+                if len(harmless) >= _HARMLESS_LIMIT:
+                    harmless.clear()
+                known = harmless[name] = not sensitive_name(name[:-1])
+            if not known:
+                return raw_text(line)
+    if "eyJ" in line or "earer" in line or "asic" in line or "EARER" in line or "ASIC" in line:
+        return raw_text(line)
+    return line
+
+
 def _looks_numeric(address: str) -> bool:
     """An IPv4 or IPv6 literal (cheap test: digits, dots, hex and colons only)."""
     if ":" in address:
@@ -358,6 +395,7 @@ class SshdParser(Parser):
 
     name = "sshd"
     description = "OpenSSH server logs: syslog/auth.log, RFC 5424, journalctl -o json"
+    required_text = "sshd"
 
     def __init__(self, *, now: datetime | None = None, tz: tzinfo | None = None) -> None:
         self.now = now
@@ -368,6 +406,8 @@ class SshdParser(Parser):
         self._stamp_time = _EPOCH
         self._iso = ""
         self._iso_time = _EPOCH
+        self._minute: tuple[int, ...] = ()
+        self._minute_time = _EPOCH
 
     # -- detection
 
@@ -435,7 +475,12 @@ class SshdParser(Parser):
         hit = _classify(msg)
         if hit is None:
             return None
-        when = self._iso_stamp(stamp) if iso else self._syslog_stamp(stamp)
+        if iso:
+            when = self._iso_stamp(stamp)
+        elif stamp == self._stamp:
+            when = self._stamp_time
+        else:
+            when = self._syslog_stamp(stamp)
         bracket = tag.find("[")
         if bracket < 0:
             program, pid = tag, None
@@ -484,7 +529,7 @@ class SshdParser(Parser):
             host,
             "sshd",
             source,
-            raw_text(line),
+            _raw(line),
             repeat,
             extra,
         )
@@ -612,9 +657,15 @@ class SshdParser(Parser):
         if tz is UTC:
             return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         if tz is None:
+            # Local time: one mktime per minute (zones change offset on whole minutes).
+            key = (year, month, day, hour, minute)
+            if key == self._minute and 0 <= second <= 59:
+                return self._minute_time + _SECONDS[second]
             datetime(year, month, day, hour, minute, second)  # validates the date
-            epoch = _time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
-            return _EPOCH + timedelta(seconds=epoch)
+            epoch = _time.mktime((year, month, day, hour, minute, 0, 0, 0, -1))
+            self._minute = key
+            self._minute_time = _EPOCH + timedelta(seconds=epoch)
+            return self._minute_time + timedelta(seconds=second)
         return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
 
     def _year_for(self, month: int, day: int) -> int:
