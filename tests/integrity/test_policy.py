@@ -59,8 +59,16 @@ def test_a_full_policy_loads(tmp_path: Path) -> None:
         ('required = ["signatures"]\n' + _key(), "not a kind of evidence"),
         ("required = []\n" + _key(), "'required'"),
         ('required = ["signature"]\n', "'keys'"),
-        ('required = ["signature", "gate"]\n' + _key(), "not yet supported"),
-        ('required = ["sbom"]\n' + _key(), "not yet supported"),
+        ('required = ["signature", "gate"]\n' + _key(), "max_age is not set"),
+        ('required = ["gate"]\n' + _key() + '[gate]\nmax_age = "soon"\n', "not a duration"),
+        ('required = ["gate"]\n' + _key() + '[gate]\nmax_age = "0h"\n', "not a duration"),
+        (
+            'required = ["gate"]\n'
+            + _key()
+            + '[gate]\nmax_age = "1d"\nallowed_policies = ["ab"]\n',
+            "not a SHA-256",
+        ),
+        ('required = ["gate"]\n' + _key() + '[gate]\nmaxage = "1d"\n', "unknown key 'gate.maxage'"),
         ('required = ["signature"]\nthreshold = 2\n' + _key(), "can never be met"),
         (
             'required = ["signature"]\n' + _key(extra="not_after = 2030-01-01T00:00:00"),
@@ -95,6 +103,23 @@ def test_policy_mistakes_are_named(tmp_path: Path, body: str, message: str) -> N
     with pytest.raises(PolicyError, match=message) as info:
         load_policy(_write(tmp_path, body))
     assert "verify.toml" in info.value.diagnostics()
+
+
+def test_gate_and_sbom_requirements_load(tmp_path: Path) -> None:
+    make_pair(tmp_path, "k")
+    digest = "ab" * 32
+    policy = load_policy(
+        _write(
+            tmp_path,
+            'required = ["gate", "sbom"]\n'
+            + _key()
+            + f'[gate]\nmax_age = "36h"\nallowed_policies = ["{digest}"]\n',
+        )
+    )
+    assert policy.required == {"gate", "sbom"}
+    assert policy.gate_max_age_s == 36 * 3600
+    assert policy.gate_require_passed is True
+    assert policy.gate_policies == {digest}
 
 
 def test_missing_policy_file(tmp_path: Path) -> None:

@@ -189,3 +189,19 @@ def test_claims_refuse_unknown_build_types_and_inconsistent_sources() -> None:
     del builderless["runDetails"]["builder"]
     with pytest.raises(FormatError, match=r"runDetails\.builder"):
         ProvenanceClaims.from_predicate(builderless, source="mem")
+
+
+def test_in_toto_attestation_framework_accepts_our_provenance_statement() -> None:
+    """The framework's own messages parse the statement and the SLSA v1 predicate strictly
+    (an unknown or misspelt field is an error there) and its validator accepts them."""
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    statement_pb2 = pytest.importorskip("in_toto_attestation.v1.statement_pb2")
+    ita = pytest.importorskip("in_toto_attestation.v1.statement")
+    provenance_pb2 = pytest.importorskip(
+        "in_toto_attestation.predicates.provenance.v1.provenance_pb2"
+    )
+    statement = provenance_statement([("app.whl", "ab" * 32)], detect_context(GITHUB_ENV, now=NOW))
+    raw = statement.to_json().decode()
+    parsed = json_format.Parse(raw, statement_pb2.Statement())
+    ita.Statement.copy_from_pb(parsed).validate()
+    json_format.Parse(json.dumps(statement.to_dict()["predicate"]), provenance_pb2.Provenance())

@@ -382,3 +382,30 @@ def test_attest_in_github_actions_needs_no_flags(
     code, out, _ = verify(artifact, policy)
     assert code == 0, out
     assert "refs/tags/v1.0.0 matches 'refs/tags/v*'" in out
+
+
+def test_keyless_signing_without_an_oidc_identity_says_what_is_missing(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Sigstore services cannot be reached from here, and there is no CI identity: what
+    can be checked is that turbosec asks the real sigstore-python for an ambient identity
+    and explains what to do when there is none (nothing is written)."""
+    pytest.importorskip("sigstore", reason="the sigstore extra is not installed")
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "SIGSTORE_ID_TOKEN", "BUILDKITE", "CIRCLECI"):
+        monkeypatch.delenv(name, raising=False)
+    result = cli("sign", str(artifact), "--keyless")
+    assert result.exit_code == 2
+    assert "no OIDC identity in this environment" in result.stderr
+    assert "id-token: write" in result.stderr
+    assert not bundle.default_bundle_path(artifact).exists()
+    # On GitHub Actions without the id-token permission, sigstore-python's detector fails.
+    result = cli("sign", str(artifact), "--keyless", env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 2
+    assert "did not give an OIDC identity" in result.stderr
+
+
+def test_keyless_and_key_are_exclusive(artifact: Path, alice: KeyPair) -> None:
+    result = cli("sign", str(artifact), "--keyless", "--key", str(alice.private))
+    assert result.exit_code == 2 and "exclusive" in result.stderr
+    result = cli("sign", str(artifact), "--staging", "--key", str(alice.private))
+    assert result.exit_code == 2 and "--staging only applies to --keyless" in result.stderr

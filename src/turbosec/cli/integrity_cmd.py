@@ -1,4 +1,4 @@
-"""``turbosec keys generate``, ``sign``, ``attest provenance`` and ``verify``.
+"""``turbosec keys generate``, ``sign``, ``attest provenance|sbom|gate`` and ``verify``.
 
 Thin: parse the options, call :mod:`turbosec.integrity`, render.  Secrets never come from
 the command line (where they would land in shell history and process listings): the
@@ -10,27 +10,30 @@ Exit codes: 0 pass, 1 verification failed, 2 usage or input error.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.markup import escape
 
 from turbosec.cli.state import AppState
-from turbosec.core.errors import TurbosecError
+from turbosec.core.errors import TurbosecError, UsageError
 from turbosec.integrity import bundle as bundles
 from turbosec.integrity import dsse, keys
 from turbosec.integrity.errors import FormatError, PassphraseError, SigningError
-from turbosec.integrity.intoto import PAYLOAD_TYPE, file_sha256
-from turbosec.integrity.policy import load_policy
+from turbosec.integrity.intoto import PAYLOAD_TYPE, Statement, file_sha256
 from turbosec.integrity.provenance import detect_context, parse_time, provenance_statement
-from turbosec.integrity.verify import TIME_NOTE, Report, verify_artifact
+from turbosec.integrity.vsa import GateVerdict, gate_statement
+
+GATE_REPORT_SUFFIX = ".gate-report.json"
 
 EXIT_PASS = 0
 EXIT_FAILED = 1
@@ -38,7 +41,8 @@ EXIT_ERROR = 2
 
 keys_app = typer.Typer(help="Signing key pairs.", no_args_is_help=True)
 attest_app = typer.Typer(
-    help="Signed in-toto statements about an artifact (provenance).", no_args_is_help=True
+    help="Signed in-toto statements about an artifact (provenance, SBOM, gate verdict).",
+    no_args_is_help=True,
 )
 
 # All four commands on one app: what the tests drive, and a model for registering them.
@@ -214,9 +218,33 @@ def sign(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a bundle made by another key.")
     ] = False,
+    keyless: Annotated[
+        bool,
+        typer.Option(
+            "--keyless",
+            help="Sign with Sigstore's keyless flow (CI OIDC identity, Fulcio, Rekor; needs "
+            "turbosec[sigstore] and network access) instead of a key.",
+        ),
+    ] = False,
+    staging: Annotated[
+        bool, typer.Option("--staging", help="With --keyless: Sigstore's staging instance.")
+    ] = False,
 ) -> None:
     """Sign an artifact: a Sigstore bundle v0.3 with a messageSignature."""
     state = _state(ctx)
+    if keyless:
+        with _handled(state):
+            if key is not None:
+                raise UsageError("--keyless and --key are exclusive", hint="choose one")
+            from turbosec.integrity.keyless import sign_artifact_keyless
+
+            target = output or bundles.default_bundle_path(artifact)
+            bundles.write_atomic(target, sign_artifact_keyless(artifact, staging=staging))
+        state.console().print(f"bundle: {escape(str(target))} (keyless)", soft_wrap=True)
+        return
+    if staging:
+        with _handled(state):
+            raise UsageError("--staging only applies to --keyless")
     with _handled(state):
         signing_key = _signing_key(key)
         target = output or bundles.default_bundle_path(artifact)
@@ -314,12 +342,9 @@ def attest_provenance(
         signing_key = _signing_key(key)
         sha256 = file_sha256(artifact)
         statement = provenance_statement([(artifact.name, sha256)], build)
-        envelope = dsse.sign(PAYLOAD_TYPE, statement.to_json(), [signing_key])
-        jsonl_path = jsonl or bundles.default_jsonl_path(artifact)
-        bundle_path = bundle_out or bundles.default_bundle_path(artifact, "provenance")
-        bundles.append_jsonl(jsonl_path, envelope)
-        made = bundles.Bundle(key_hint=signing_key.key_id, dsse_envelope=envelope)
-        bundles.write_atomic(bundle_path, made.to_json())
+        jsonl_path, bundle_path = write_attestation(
+            artifact, statement, signing_key, "provenance", jsonl=jsonl, bundle_out=bundle_out
+        )
     out = state.console()
     out.print(
         f"provenance for {escape(str(artifact))} sha256:{sha256}: "
@@ -332,26 +357,228 @@ def attest_provenance(
     )
 
 
+def write_attestation(
+    artifact: Path,
+    statement: Statement,
+    signing_key: keys.SigningKey,
+    kind: str,
+    *,
+    jsonl: Path | None = None,
+    bundle_out: Path | None = None,
+) -> tuple[Path, Path]:
+    """Sign ``statement`` and store it both ways: appended to ``ARTIFACT.intoto.jsonl`` and
+    as ``ARTIFACT.<kind>.sigstore.json`` (replaced)."""
+    envelope = dsse.sign(PAYLOAD_TYPE, statement.to_json(), [signing_key])
+    jsonl_path = jsonl or bundles.default_jsonl_path(artifact)
+    bundle_path = bundle_out or bundles.default_bundle_path(artifact, kind)
+    bundles.append_jsonl(jsonl_path, envelope)
+    made = bundles.Bundle(key_hint=signing_key.key_id, dsse_envelope=envelope)
+    bundles.write_atomic(bundle_path, made.to_json())
+    return jsonl_path, bundle_path
+
+
+@dataclass(frozen=True)
+class GateAttestation:
+    """``turbosec scan --attest``: what to attest, prepared before the scan runs so that a
+    missing key or artifact stops the command before minutes of scanning."""
+
+    artifact: Path
+    sha256: str
+    key: keys.SigningKey
+    report_path: Path
+
+    @classmethod
+    def prepare(
+        cls, artifact: Path, key_path: Path | None, report_path: Path | None
+    ) -> GateAttestation:
+        signing_key = _signing_key(key_path)
+        sha256 = file_sha256(artifact)
+        report = report_path or artifact.with_name(artifact.name + GATE_REPORT_SUFFIX)
+        return cls(artifact=artifact, sha256=sha256, key=signing_key, report_path=report)
+
+    def write(
+        self, report_json: bytes, *, passed: bool, policy_uri: str, policy_sha256: str
+    ) -> tuple[GateVerdict, Path, Path]:
+        """Write the scan report, then the signed verdict bound to its digest."""
+        from turbosec import __version__
+
+        if file_sha256(self.artifact) != self.sha256:
+            raise SigningError(
+                "the artifact changed while the gate was running",
+                where=str(self.artifact),
+                hint="build the artifact before the scan and leave it alone until it is attested",
+            )
+        bundles.write_atomic(self.report_path, report_json)
+        verdict = GateVerdict(
+            passed=passed,
+            time_verified=datetime.now(UTC),
+            policy_uri=policy_uri,
+            policy_sha256=policy_sha256,
+            report_name=self.report_path.name,
+            report_sha256=hashlib.sha256(report_json).hexdigest(),
+            turbosec_version=__version__,
+        )
+        statement = gate_statement(self.artifact.name, self.sha256, verdict)
+        jsonl_path, bundle_path = write_attestation(self.artifact, statement, self.key, "gate")
+        return verdict, jsonl_path, bundle_path
+
+
+@attest_app.command("gate")
+def attest_gate(
+    ctx: typer.Context,
+    artifact: Annotated[
+        Path, typer.Argument(help="The built file.", dir_okay=False, show_default=False)
+    ],
+    path: Annotated[Path, typer.Argument(help="The repository to scan.", file_okay=False)] = Path(
+        "."
+    ),
+    key: KeyOpt = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Override the gate's fail threshold.", show_default=False),
+    ] = None,
+) -> None:
+    """Run the security gate on PATH and attest its verdict about ARTIFACT (the same as
+    'turbosec scan PATH --attest ARTIFACT'): the verdict comes from this run, never from a
+    report a later step could swap."""
+    from turbosec.cli.main import run
+
+    state = _state(ctx)
+    argv: list[str] = []
+    if state.config_path is not None:
+        argv += ["--config", str(state.config_path)]
+    if state.quiet:
+        argv.append("--quiet")
+    argv += ["scan", str(path), "--attest", str(artifact)]
+    if key is not None:
+        argv += ["--attest-key", str(key)]
+    if fail_on is not None:
+        argv += ["--fail-on", fail_on]
+    raise typer.Exit(run(argv))
+
+
+@attest_app.command("sbom")
+def attest_sbom(
+    ctx: typer.Context,
+    artifact: Annotated[
+        Path, typer.Argument(help="The built file.", dir_okay=False, show_default=False)
+    ],
+    key: KeyOpt = None,
+    sbom_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sbom",
+            metavar="FILE",
+            help="A CycloneDX JSON SBOM made by another tool (default: build one from the "
+            "lockfiles).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    lockfiles: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--lockfile",
+            "-l",
+            metavar="FILE",
+            help="Lockfile or requirements file to take packages from (repeatable; default: "
+            "those found at the top of the current directory).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save", metavar="FILE", help="Also write the SBOM to FILE.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Attest what ARTIFACT is made of: a CycloneDX SBOM (predicate https://cyclonedx.org/bom)
+    in a signed in-toto statement."""
+    from turbosec import __version__
+    from turbosec.integrity import sbom
+
+    state = _state(ctx)
+    with _handled(state):
+        if sbom_file is not None and lockfiles:
+            raise UsageError(
+                "--sbom and --lockfile both say where the SBOM comes from",
+                hint="give one of them",
+            )
+        signing_key = _signing_key(key)
+        sha256 = file_sha256(artifact)
+        if sbom_file is not None:
+            document = sbom.load_document(sbom_file)
+            origin = str(sbom_file)
+        else:
+            files = list(lockfiles or _default_lockfiles(Path(".")))
+            packages = _packages_from(files)
+            document = sbom.build_sbom(
+                packages,
+                artifact_name=artifact.name,
+                artifact_sha256=sha256,
+                timestamp=datetime.now(UTC).replace(microsecond=0),
+                tool_version=__version__,
+            )
+            origin = ", ".join(str(f) for f in files)
+        if save is not None:
+            bundles.write_atomic(save, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        statement = sbom.sbom_statement(artifact.name, sha256, document)
+        jsonl_path, bundle_path = write_attestation(artifact, statement, signing_key, "sbom")
+    out = state.console()
+    out.print(
+        f"SBOM for {escape(str(artifact))} sha256:{sha256}: {escape(sbom.summary(document))} "
+        f"from {escape(origin)}",
+        soft_wrap=True,
+    )
+    out.print(
+        f"appended to {escape(str(jsonl_path))}; bundle {escape(str(bundle_path))}", soft_wrap=True
+    )
+
+
+def _default_lockfiles(root: Path) -> list[Path]:
+    from turbosec.scan.deps.lockfiles import detect_format
+
+    found = sorted(p for p in root.iterdir() if p.is_file() and detect_format(p.name))
+    if not found:
+        raise UsageError(
+            f"no lockfile or requirements file in {root.resolve()}",
+            hint="pass --lockfile FILE, or --sbom FILE with a CycloneDX SBOM made elsewhere",
+        )
+    return found
+
+
+def _packages_from(files: list[Path]) -> list[Any]:
+    from turbosec.integrity.sbom import Package
+    from turbosec.scan.deps.lockfiles import MAX_LOCKFILE_BYTES, detect_format, parse_file
+
+    packages: list[Package] = []
+    for path in files:
+        if detect_format(path.name) is None:
+            raise UsageError(
+                "not a lockfile or requirements file turbosec can read",
+                where=str(path),
+                hint="see docs/deps.md for the supported files",
+            )
+        try:
+            if path.stat().st_size > MAX_LOCKFILE_BYTES:
+                raise UsageError(f"larger than {MAX_LOCKFILE_BYTES} bytes", where=str(path))
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise UsageError("lockfile not found", where=str(path)) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the lockfile: {exc}", where=str(path)) from exc
+        parsed = parse_file(path.as_posix(), text)
+        for dep in parsed.dependencies:
+            if dep.status == "pinned" and dep.version:
+                packages.append(Package(dep.ecosystem, dep.name, dep.version))
+    return packages
+
+
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-def _render_text(state: AppState, report: Report) -> None:
-    out = state.console()
-    out.print(f"artifact {escape(report.artifact)} sha256:{report.sha256}", soft_wrap=True)
-    for check in report.checks:
-        mark = "[green]PASS[/green]" if check.passed else "[bold red]FAIL[/bold red]"
-        where = f"  [dim]({escape(check.evidence)})[/dim]" if check.evidence else ""
-        out.print(f"{mark}  {check.name}: {escape(check.reason)}{where}", soft_wrap=True)
-    out.print(f"[dim]note: {escape(TIME_NOTE)}[/dim]", soft_wrap=True)
-    if report.passed:
-        out.print("[bold green]verification PASSED[/bold green]", soft_wrap=True)
-    else:
-        out.print(
-            f"[bold red]verification FAILED[/bold red]: {len(report.failures)} check(s) failed",
-            soft_wrap=True,
-        )
 
 
 def verify(
@@ -382,25 +609,16 @@ def verify(
 ) -> None:
     """Verify ARTIFACT offline against a policy: every check printed with its reason.
     Exit 0 passed, 1 failed, 2 usage or input error."""
-    state = _state(ctx)
-    try:
-        loaded = load_policy(policy)
-        report = verify_artifact(artifact, loaded, evidence_paths=evidence or None)
-    except TurbosecError as exc:
-        if output_format is OutputFormat.JSON:
-            payload = {
-                "passed": False,
-                "error": exc.diagnostics(),
-                "verifiedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
-        state.report_error(exc)
-        raise typer.Exit(EXIT_ERROR) from exc
-    if output_format is OutputFormat.JSON:
-        typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
-    else:
-        _render_text(state, report)
-    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAILED)
+    from turbosec.cli.verify_run import run_verify
+
+    code = run_verify(
+        _state(ctx),
+        artifact,
+        policy,
+        json_output=output_format is OutputFormat.JSON,
+        evidence=evidence,
+    )
+    raise typer.Exit(code)
 
 
 app.add_typer(keys_app, name="keys")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from turbosec.cli.progress import LiveProgress, PlainProgress
 from turbosec.cli.state import AppState, is_ci
-from turbosec.core.config import load_config
+from turbosec.core.config import Config, load_config
 from turbosec.core.errors import TurbosecError, UsageError
 from turbosec.core.report import ScanReport
 from turbosec.report import registry as formatter_registry
@@ -209,6 +211,27 @@ def scan(
             dir_okay=False,
         ),
     ] = None,
+    attest: Annotated[
+        Path | None,
+        typer.Option(
+            "--attest",
+            metavar="ARTIFACT",
+            help="Sign the gate's verdict about ARTIFACT (a SLSA verification summary): "
+            "writes ARTIFACT.gate-report.json, ARTIFACT.gate.sigstore.json and appends to "
+            "ARTIFACT.intoto.jsonl. A failed gate is attested as FAILED.",
+            dir_okay=False,
+        ),
+    ] = None,
+    attest_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--attest-key",
+            metavar="FILE",
+            help="Private key for --attest (default: the PEM text in $TURBOSEC_SIGNING_KEY; "
+            "passphrase from $TURBOSEC_KEY_PASSPHRASE or a prompt).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> int:
     """Run the security scanners, apply the policy, write reports.
 
@@ -216,6 +239,19 @@ def scan(
     """
     state: AppState = ctx.obj
     hub_push = _hub_push(push, hub, hub_project, hub_token_file)
+    if attest_key is not None and attest is None:
+        raise UsageError("--attest-key needs --attest ARTIFACT")
+    gate_attestation = None
+    if attest is not None:
+        from turbosec.cli.integrity_cmd import GateAttestation
+
+        if diff_base is not None:
+            raise UsageError(
+                "--attest cannot be used with --diff-base",
+                hint="a verdict about an artifact must come from a full scan of what it was "
+                "built from",
+            )
+        gate_attestation = GateAttestation.prepare(attest, attest_key, None)
     plan = plan_outputs(list(formats or []), list(outputs or []))
     loaded = load_config(state.config_path, path)
     config = loaded.config
@@ -290,11 +326,32 @@ def scan(
         render_summary(report, human, top=top)
     for failure in outcome.failures:
         state.report_error(failure)
+    if gate_attestation is not None:
+        verdict, jsonl_path, bundle_path = gate_attestation.write(
+            report.to_json(include_raw=False),
+            passed=outcome.exit_code == 0,
+            policy_uri=loaded.source or "turbosec:defaults",
+            policy_sha256=policy_digest(config),
+        )
+        progress_console.print(
+            f"gate verdict {'PASSED' if verdict.passed else 'FAILED'} attested for "
+            f"{gate_attestation.artifact} sha256:{gate_attestation.sha256}: "
+            f"{bundle_path}, {jsonl_path}; report {gate_attestation.report_path} "
+            f"(policy sha256:{verdict.policy_sha256})",
+            markup=False,
+        )
     if hub_push is not None:
         return hub_push.send(
             state, report, partial=diff_base is not None, exit_code=outcome.exit_code
         )
     return outcome.exit_code
+
+
+def policy_digest(config: Config) -> str:
+    """SHA-256 of the effective gate policy: the configuration after command-line
+    overrides, as canonical JSON (sorted keys, no spaces)."""
+    canonical = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 class _HubPush:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from turbosec.integrity import dsse
+from turbosec.integrity import dsse, sbom, vsa
 from turbosec.integrity.bundle import (
     BUNDLE_SUFFIX,
     JSONL_SUFFIX,
@@ -42,7 +42,7 @@ from turbosec.integrity.bundle import (
 from turbosec.integrity.errors import FormatError, SigningError
 from turbosec.integrity.intoto import PAYLOAD_TYPE, Statement, file_sha256
 from turbosec.integrity.policy import TrustedKey, VerifyPolicy
-from turbosec.integrity.provenance import PREDICATE_TYPE, ProvenanceClaims
+from turbosec.integrity.provenance import PREDICATE_TYPE, ProvenanceClaims, rfc3339
 
 TIME_NOTE = (
     "no transparency log or timestamp: the time of signing is not attested, so each key's "
@@ -106,6 +106,8 @@ class Evidence:
     # distinct trusted keys (by key id) behind evidence that passed every check, per kind
     accepted: dict[str, dict[str, TrustedKey]] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)
+    # gate verdicts whose signature and subject passed: (claims, signers, source)
+    gates: list[tuple[vsa.GateClaims, list[TrustedKey], str]] = field(default_factory=list)
 
     def accept(self, kind: str, keys: Sequence[TrustedKey]) -> None:
         bucket = self.accepted.setdefault(kind, {})
@@ -178,7 +180,98 @@ def requirements(policy: VerifyPolicy, artifact: Path) -> list[Requirement]:
                 "create one with 'turbosec attest provenance'",
             )
         )
+    if "sbom" in policy.required:
+        result.append(
+            Threshold(
+                "sbom",
+                policy.threshold,
+                f"looked in {artifact.name}{JSONL_SUFFIX} and *{BUNDLE_SUFFIX} bundles; "
+                "create one with 'turbosec attest sbom'",
+            )
+        )
+    if "gate" in policy.required:
+        result.append(GateRequirement(policy.threshold))
     return result
+
+
+CLOCK_SKEW_S = 300
+
+
+def _age_text(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds // 60} minutes"
+
+
+@dataclass(frozen=True)
+class GateRequirement:
+    """The newest trusted gate verdict about the artifact passed, recently, under an
+    accepted policy; and enough distinct keys signed it."""
+
+    count: int
+    kind: str = "gate"
+
+    def check(self, ctx: Context, evidence: Evidence) -> Check:
+        name = "required gate"
+        if not evidence.found.get("gate"):
+            return Check(
+                name,
+                False,
+                f"no gate verdict signed by a trusted key found (looked in "
+                f"{ctx.artifact.name}{JSONL_SUFFIX} and *{BUNDLE_SUFFIX} bundles; "
+                "create one with 'turbosec scan --attest ARTIFACT')",
+            )
+        if not evidence.gates:
+            return Check(name, False, "no gate verdict passed every check (see above)")
+        claims, _, source = max(evidence.gates, key=lambda g: g[0].time_verified)
+        stamp = rfc3339(claims.time_verified)
+        policy = ctx.policy
+        if policy.gate_require_passed and not claims.passed:
+            return Check(
+                name,
+                False,
+                f"the newest gate verdict for this artifact ({stamp}) is {claims.result}: "
+                "the security gate did not pass for exactly this artifact",
+                source,
+            )
+        age = (ctx.now - claims.time_verified).total_seconds()
+        if age < -CLOCK_SKEW_S:
+            return Check(name, False, f"the gate verdict is dated in the future ({stamp})", source)
+        if policy.gate_max_age_s is not None and age > policy.gate_max_age_s:
+            return Check(
+                name,
+                False,
+                f"the newest gate verdict ({stamp}) is {_age_text(age)} old, older than the "
+                f"policy's max_age of {_age_text(policy.gate_max_age_s)}: scan again",
+                source,
+            )
+        if policy.gate_policies and claims.policy_sha256 not in policy.gate_policies:
+            return Check(
+                name,
+                False,
+                f"the gate ran with policy {claims.policy_uri} sha256:{claims.policy_sha256}, "
+                "which is not in [gate] allowed_policies",
+                source,
+            )
+        same = [g for g in evidence.gates if g[0].time_verified == claims.time_verified]
+        keys: dict[str, TrustedKey] = {}
+        for _, signers, _ in same:
+            for key in signers:
+                keys[key.key_id] = key
+        names = ", ".join(sorted(k.name for k in keys.values()))
+        text = f"{len(keys)} of {self.count} distinct trusted key(s) needed: {names}"
+        if len(keys) < self.count:
+            return Check(name, False, f"{text}; the same key signing twice counts once", source)
+        return Check(
+            name,
+            True,
+            f"gate {claims.result} at {stamp} ({_age_text(max(age, 0))} ago) under policy "
+            f"{claims.policy_uri} sha256:{claims.policy_sha256[:12]}...; {text}",
+            source,
+        )
 
 
 def _key_text(key: TrustedKey) -> str:
@@ -296,7 +389,7 @@ def _check_attestation(
     except FormatError as exc:
         evidence.saw("attestation")
         return [*checks, Check(what, False, exc.message, source)]
-    kind = "provenance" if statement.predicate_type == PREDICATE_TYPE else "attestation"
+    kind = _KINDS.get(statement.predicate_type, "attestation")
     evidence.saw(kind)
     names = ", ".join(_key_text(k) for k in signers)
     if not statement.names_digest(ctx.sha256):
@@ -311,6 +404,24 @@ def _check_attestation(
                 source,
             ),
         ]
+    if kind == "gate":
+        return [*checks, *_gate_checks(ctx, source, statement, signers, evidence)]
+    if kind == "sbom":
+        try:
+            document = sbom.check_document(statement.predicate, source=source)
+        except FormatError as exc:
+            return [*checks, Check(kind, False, exc.message, source)]
+        checks.append(
+            Check(
+                kind,
+                True,
+                f"{sbom.summary(document)} about this artifact, signed by {names}",
+                source,
+            )
+        )
+        if all(c.passed for c in checks):
+            evidence.accept("sbom", signers)
+        return checks
     if kind != "provenance":
         checks.append(
             Check(
@@ -327,6 +438,57 @@ def _check_attestation(
     checks.extend(rule_checks)
     if all(c.passed for c in checks):
         evidence.accept("provenance", signers)
+    return checks
+
+
+_KINDS = {
+    PREDICATE_TYPE: "provenance",
+    vsa.PREDICATE_TYPE: "gate",
+    sbom.PREDICATE_TYPE: "sbom",
+}
+
+
+def _gate_checks(
+    ctx: Context,
+    source: str,
+    statement: Statement,
+    signers: list[TrustedKey],
+    evidence: Evidence,
+) -> list[Check]:
+    names = ", ".join(_key_text(k) for k in signers)
+    try:
+        claims = vsa.GateClaims.from_statement(statement, source=source)
+    except FormatError as exc:
+        return [Check("gate", False, exc.message, source)]
+    checks = [
+        Check(
+            "gate",
+            True,
+            f"gate verdict {claims.result} at {rfc3339(claims.time_verified)} about this "
+            f"artifact, signed by {names}",
+            source,
+        )
+    ]
+    if claims.report_name and claims.report_sha256:
+        report = ctx.artifact.parent / Path(claims.report_name).name
+        if report.is_file():
+            actual = file_sha256(report)
+            if actual != claims.report_sha256:
+                checks.append(
+                    Check(
+                        "gate report",
+                        False,
+                        f"{report.name} has sha256:{actual}, but the verdict was made on a "
+                        f"report with sha256:{claims.report_sha256}: the report was altered",
+                        source,
+                    )
+                )
+                return checks
+            checks.append(
+                Check("gate report", True, f"{report.name} matches the verdict's digest", source)
+            )
+    evidence.gates.append((claims, signers, source))
+    evidence.accept("gate", signers)
     return checks
 
 
