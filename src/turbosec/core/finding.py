@@ -16,6 +16,7 @@ class Category(enum.StrEnum):
     DEPENDENCY = "dependency"
     IAC = "iac"
     PIPELINE = "pipeline"
+    THREAT = "threat"  # an open threat from the threat model
 
 
 class Confidence(enum.StrEnum):

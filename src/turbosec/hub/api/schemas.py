@@ -12,7 +12,7 @@ from turbosec.hub.models import Role, Status, TokenScope
 from turbosec.hub.service import SLUG_PATTERN, USERNAME_PATTERN
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
-CategoryName = Literal["sast", "secret", "dependency", "iac", "pipeline"]
+CategoryName = Literal["sast", "secret", "dependency", "iac", "pipeline", "threat"]
 # Text a database can store: no NUL character (and, as pydantic checks patterns on real
 # Unicode, no lone surrogate either).
 TEXT = r"^[^\x00]*$"
