@@ -41,6 +41,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "watch": ("turbosec.cli.watch_cmd", "app", True),
     "keys": ("turbosec.cli.integrity_cmd", "keys_app", True),
     "attest": ("turbosec.cli.integrity_cmd", "attest_app", True),
+    "threats": ("turbosec.cli.threats_cmd", "threats_app", True),
 }
 
 
