@@ -60,6 +60,7 @@ class ScannersConfig(_Strict):
     checkov: ScannerConfig = ScannerConfig()
     zizmor: ScannerConfig = ScannerConfig()
     deps: ScannerConfig = ScannerConfig()
+    threats: ScannerConfig = ScannerConfig()
 
     def for_scanner(self, name: str) -> ScannerConfig:
         value = getattr(self, name.replace("-", "_"), None)
@@ -103,6 +104,27 @@ class DepsConfig(_Strict):
         return value
 
 
+class ThreatsConfig(_Strict):
+    """The threat model the gate checks (``[tool.turbosec.threats]``)."""
+
+    model: str = Field(
+        default="threatmodel.yaml", description="the model file, relative to the repository"
+    )
+    rules: tuple[str, ...] = Field(
+        default=(), description="extra rule files or directories, relative to the repository"
+    )
+    builtin_rules: bool = Field(default=True, description="use turbosec's rule library")
+    junit: tuple[str, ...] = Field(
+        default=(),
+        description="JUnit XML reports of the test run, as glob patterns relative to the "
+        "repository: they prove that mitigation tests passed",
+    )
+    collect: bool = Field(
+        default=True,
+        description="run 'pytest --collect-only' to prove that evidence tests exist",
+    )
+
+
 class MaxCounts(_Strict):
     """Maximum number of findings per severity before the gate fails (unset = no limit)."""
 
@@ -119,6 +141,7 @@ class CategoryThresholds(_Strict):
     dependency: Threshold | None = None
     iac: Threshold | None = None
     pipeline: Threshold | None = None
+    threat: Threshold | None = None
 
 
 class SuppressRule(_Strict):
@@ -155,6 +178,7 @@ class Config(_Strict):
     scanners: ScannersConfig = ScannersConfig()
     suppress: tuple[SuppressRule, ...] = Field(default=(), description="[[suppress]] entries")
     deps: DepsConfig = DepsConfig()
+    threats: ThreatsConfig = ThreatsConfig()
     tools: Literal["auto", "managed", "path"] = Field(
         default="auto",
         description="where scanner programs come from: managed environments "

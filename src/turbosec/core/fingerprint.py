@@ -129,6 +129,10 @@ def assign_fingerprints(findings: Sequence[Finding], lines: LineReader | None) -
         groups[key].append(index)
     result = list(findings)
     for key, members in groups.items():
+        if findings[members[0]].category is Category.THREAT and all(
+            findings[i].fingerprint for i in members
+        ):
+            continue  # a threat's fingerprint comes from its stable threat id, not its line
         if findings[members[0]].category is Category.DEPENDENCY and findings[members[0]].package:
             for i in members:
                 result[i] = replace(findings[i], fingerprint=key[:32])

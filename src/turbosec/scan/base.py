@@ -77,6 +77,11 @@ class Scanner(abc.ABC):
     # that ask an online service, whose answers change without any change to the inputs.
     cache_max_age_s: ClassVar[float | None] = None
 
+    def configure(self, config: Config) -> None:
+        """Called once with the scan's configuration before :meth:`applicable`.  Default:
+        nothing (most scanners learn their settings from their ScannerConfig)."""
+        return None
+
     def inputs(self, target: Target) -> list[str]:
         """The repository files (relative POSIX paths) this scanner reads.  Default: all."""
         return list(target.files)

@@ -115,6 +115,7 @@ def select_scanners(request: ScanRequest, target: Target) -> tuple[list[Scanner]
     for name, cls in known.items():
         cfg = request.config.scanners.for_scanner(name)
         scanner = cls()
+        scanner.configure(request.config)
         reason: str | None = None
         if request.only and name not in request.only:
             reason = "not selected with --scanner"

@@ -12,6 +12,7 @@ def registry() -> dict[str, type[Scanner]]:
     from turbosec.scan.adapters.detect_secrets import DetectSecretsScanner
     from turbosec.scan.adapters.pip_audit import PipAuditScanner
     from turbosec.scan.adapters.semgrep import SemgrepScanner
+    from turbosec.scan.adapters.threats import ThreatsScanner
     from turbosec.scan.adapters.zizmor import ZizmorScanner
 
     scanners: list[type[Scanner]] = [
@@ -21,6 +22,7 @@ def registry() -> dict[str, type[Scanner]]:
         CheckovScanner,
         ZizmorScanner,
         DepsScanner,
+        ThreatsScanner,
         PipAuditScanner,
     ]
     return {s.name: s for s in scanners}
