@@ -182,3 +182,21 @@ def test_threat_fingerprint_survives_edits_that_move_lines(repo: Path, tmp_path:
     [after] = threat_findings(out)
     assert after["location"]["start_line"] == before["location"]["start_line"] + 2
     assert after["fingerprint"] == before["fingerprint"]
+
+
+def test_threat_sarif_imports_as_threat_findings(repo: Path, tmp_path: Path) -> None:
+    sarif = tmp_path / "threats.sarif"
+    code = run(
+        ["threats", "report", str(repo / "threatmodel.yaml"), "--rules", str(repo / "rules"),
+         "--no-builtin", "--no-collect", "--format", "sarif", "--output", str(sarif)]
+    )  # fmt: skip
+    assert code == 0
+    out = tmp_path / "imported.json"
+    code = run(
+        ["scan", str(repo), "--no-scanners", "--import", str(sarif), "--format", "json",
+         "--output", str(out)]
+    )  # fmt: skip
+    assert code in (0, 1)
+    findings = json.loads(out.read_text())["findings"]
+    assert findings and {f["category"] for f in findings} == {"threat"}
+    assert {f["rule_id"] for f in findings} == {"TS-GATE-001"}

@@ -85,6 +85,7 @@ _TOOL_CATEGORIES: dict[str, Category] = {
         Category.IAC,
     ),
     **dict.fromkeys(("zizmor", "actionlint", "poutine", "octoscan"), Category.PIPELINE),
+    "turbosec-threats": Category.THREAT,  # `turbosec threats report --format sarif`
 }
 _CATEGORIES = frozenset(c.value for c in Category)
 _CONFIDENCES = frozenset(c.value for c in Confidence)

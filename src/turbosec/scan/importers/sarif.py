@@ -90,6 +90,7 @@ IAC_TOOLS = frozenset(
     }
 )
 PIPELINE_TOOLS = frozenset({"zizmor", "actionlint", "poutine", "octoscan", "ghast"})
+THREAT_TOOL = "turbosec-threats"  # `turbosec threats report --format sarif`
 
 _SECRET_TAGS = frozenset({"secret", "secrets", "credential", "credentials", "leak"})
 _VULN_TAGS = frozenset(
@@ -660,6 +661,8 @@ def _cwes(
 def _category(
     tool: str, rule_id: str, rule: dict[str, Any], tags: set[str], cwe: tuple[int, ...]
 ) -> Category:
+    if tool == THREAT_TOOL:
+        return Category.THREAT
     if tool in SECRET_TOOLS or tags & _SECRET_TAGS or _SECRET_CWES.intersection(cwe):
         return Category.SECRET
     advisory = bool(ADVISORY_RE.search(rule_id)) or bool(
