@@ -58,6 +58,7 @@ def test_parse_lines_counts_and_names_sources() -> None:
         "lines": 8,
         "events": 4,
         "skipped": 3,
+        "unused": 0,
         "malformed": 1,
         "reasons": {"bad line": 1},
         "samples": [{"source": "app.log:12", "reason": "bad line", "line": "bad 2"}],

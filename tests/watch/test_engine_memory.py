@@ -131,3 +131,24 @@ def test_value_count_and_detection_cooldowns_are_bounded_too() -> None:
         assert engine.process(ev(6000 + i * 0.01, ip="198.51.100.3", user=f"v{i}")) == []
     alerts = engine.process(ev(6010, ip="198.51.100.3", user="last"))
     assert [(a.rule_id, a.count) for a in alerts] == [("spray", 1000)]
+
+
+def test_sample_events_keep_a_bounded_raw_line() -> None:
+    from dataclasses import replace
+
+    from turbosec.watch.engine import SAMPLE_RAW_LIMIT
+
+    rules = RuleSet.build([FAIL], [brute_force(threshold=3, timespan=60)])
+    engine = Engine(rules)
+    long_line = "x" * 100_000
+    events = [replace(ev(i, ip="203.0.113.5"), raw=long_line) for i in range(2)]
+    events.append(replace(ev(2, ip="203.0.113.5"), raw="short line"))
+    (alert,) = run(engine, events)
+    raws = [sample.raw for sample in alert.samples]
+    assert raws[-1] == "short line"
+    assert [len(raw or "") for raw in raws[:2]] == [SAMPLE_RAW_LIMIT] * 2
+    assert all((raw or "").endswith("…") and raw == long_line[: SAMPLE_RAW_LIMIT - 1] + "…"
+               for raw in raws[:2])  # fmt: skip
+    # everything but the raw line is the event's
+    assert [s.time for s in alert.samples] == [e.time for e in events]
+    assert alert.samples[0].source_ip == "203.0.113.5"

@@ -369,7 +369,12 @@ def test_replay_reads_crlf_junk_and_an_unfinished_last_line(tmp_path: Path) -> N
     want = replay(rules, [str(clean)])
     got = replay(rules, [str(dirty)], fmt="sshd")
     assert got.stats.lines == len(lines) + 2
-    assert got.stats.parse.malformed == 2
+    # the parser reads only the lines the rules can use: the junk line is left out unread
+    # (skipped, unused); the over-long 'Failed' line is read, and refused
+    assert got.stats.parse.malformed == 1
+    assert got.stats.parse.reasons == {"line longer than 64 KiB": 1}
+    assert got.stats.parse.unused == want.stats.parse.unused + 1
+    assert got.stats.parse.skipped == want.stats.parse.skipped + 1
     assert got.stats.events == want.stats.events
     assert [a.alert_id for a in got.alerts] == [a.alert_id for a in want.alerts]
     assert {(a.rule_id, a.group) for a in got.alerts} == log.expected

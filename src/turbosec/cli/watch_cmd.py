@@ -5,7 +5,8 @@ any first argument that is not one of its commands to ``run``.  (A log file call
 ``test`` or ``rules`` is watched with ``turbosec watch run test`` or ``./test``.)
 
 The watcher's parts (rules, engine, sources, sinks) are imported inside the commands, so
-``turbosec --help`` does not pay for pySigma.
+``turbosec --help`` does not pay for pySigma.  ``watch test`` itself lives in
+:mod:`turbosec.watch.testcmd`, which can also run it without the CLI framework.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import typer
 from typer.core import TyperGroup
 
 from turbosec.cli.state import AppState
-from turbosec.core.errors import TurbosecError, UsageError
+from turbosec.core.errors import UsageError
+from turbosec.watch.testcmd import RulesError, check_format, load_ruleset, run_test
 
 if TYPE_CHECKING:
-    from turbosec.core.event import Alert
     from turbosec.watch.rules.model import RuleSet
+
+__all__ = ["RulesError", "app"]
 
 
 class _DefaultRun(TyperGroup):
@@ -48,10 +51,6 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Show the rules the watcher would load.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
-
-
-class RulesError(TurbosecError):
-    """A rule file that cannot be loaded."""
 
 
 RulesOpt = Annotated[
@@ -80,30 +79,7 @@ FormatOpt = Annotated[
 
 
 def _load(paths: Sequence[Path], *, builtin: bool) -> RuleSet:
-    from turbosec.watch.rules.loader import load_rules
-    from turbosec.watch.rules.model import RuleLoadError
-
-    for path in paths:
-        if not path.exists():
-            raise UsageError(
-                f"no such rule file or folder: {path}",
-                hint="give a Sigma .yml file or a folder of them",
-            )
-    try:
-        rules = load_rules(list(paths), builtin=builtin)
-    except RuleLoadError as exc:
-        raise RulesError(
-            exc.problem,
-            where=f"{exc.path}" + (f": rule {exc.rule!r}" if exc.rule else ""),
-            hint="fix the rule (docs/watch.md lists the Sigma features turbosec supports) "
-            "or leave its file out",
-        ) from None
-    if not rules.detections and not rules.correlations:
-        raise UsageError(
-            "no rules to run",
-            hint="give Sigma rules with --rules, or drop --no-builtin",
-        )
-    return rules
+    return load_ruleset(paths, builtin=builtin)
 
 
 def _duration(text: str, option: str) -> float:
@@ -284,14 +260,7 @@ def run(
 
 
 def _check_format(fmt: str) -> None:
-    from turbosec.events.parsers import PARSERS
-
-    if fmt.strip().lower().replace("_", "-") not in PARSERS:
-        raise UsageError(
-            f"unknown log format {fmt!r}",
-            where="--format",
-            hint=f"use one of {', '.join(PARSERS)}",
-        )
+    check_format(fmt)
 
 
 def _responder(
@@ -336,48 +305,15 @@ def replay_cmd(
     ] = False,
 ) -> None:
     """Replay logs offline through rules; print the alerts and statistics (exit 0)."""
-    from turbosec.watch.runner import replay
-
     app_state: AppState = ctx.obj or AppState()
-    if fmt is not None:
-        _check_format(fmt)
-    if rules == "builtin":
-        ruleset = _load([], builtin=True)
-    else:
-        ruleset = _load([Path(rules)], builtin=with_builtin)
-    for name in events:
-        if name != "-" and not Path(name).is_file():
-            raise UsageError(f"no such log file: {name}", hint="give a file to replay, or -")
-    result = replay(ruleset, events, fmt=fmt)
-    if as_json:
-        document = {
-            "alerts": [alert.to_dict() for alert in result.alerts],
-            "stats": result.stats.to_dict(),
-        }
-        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-        sys.stdout.flush()
-        return
-    for alert in result.alerts:
-        print(_alert_line(alert))
-    if not app_state.quiet:
-        print(("\n" if result.alerts else "") + result.stats.summary())
-        _print_by_rule(result.stats.by_rule, ruleset)
-
-
-def _alert_line(alert: Alert) -> str:
-    # the stdout sink's form: values an attacker chose (user names...) are made printable
-    from turbosec.watch.sinks.stdout import format_alert
-
-    return f"{format_alert(alert)} id={alert.alert_id}"
-
-
-def _print_by_rule(by_rule: Any, ruleset: RuleSet) -> None:
-    if not by_rule:
-        return
-    titles = {meta.id: meta.title for meta in ruleset.all_meta}
-    print("alerts by rule:")
-    for rule_id, count in sorted(by_rule.items(), key=lambda item: -item[1]):
-        print(f"  {count:>6,}  {titles.get(rule_id, rule_id)}  ({rule_id})")
+    run_test(
+        rules,
+        events,
+        fmt=fmt,
+        with_builtin=with_builtin,
+        as_json=as_json,
+        quiet=app_state.quiet,
+    )
 
 
 @rules_app.command("list")

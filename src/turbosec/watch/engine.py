@@ -108,7 +108,8 @@ dropped whenever a group is created, from the least recently updated end
 (:attr:`EngineStats.expired`); this costs O(1) amortised.  A group kept only by its
 cool-down is moved out of the way (to the recently updated end) instead of stopping
 the sweep.  Each group keeps at most
-:data:`~turbosec.core.event.MAX_ALERT_SAMPLES` sample events (the most recent).
+:data:`~turbosec.core.event.MAX_ALERT_SAMPLES` sample events (the most recent), each
+with its ``raw`` line cut to :data:`SAMPLE_RAW_LIMIT` characters.
 
 So an attacker who sends events from a million addresses costs at most ``max_groups``
 groups per correlation: with one event per address, a few hundred bytes per group plus
@@ -125,6 +126,7 @@ group in order with its window, cool-down and sample events (each event written 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from bisect import bisect_left, bisect_right, insort
@@ -153,6 +155,7 @@ from turbosec.watch.rules.model import (
 __all__ = [
     "MAX_ORDERED_TIMES",
     "MAX_VALUES_PER_GROUP",
+    "SAMPLE_RAW_LIMIT",
     "SNAPSHOT_VERSION",
     "Engine",
     "EngineOptions",
@@ -167,6 +170,11 @@ SNAPSHOT_VERSION = 1
 MAX_VALUES_PER_GROUP = 10_000
 #: Most occurrence times a temporal_ordered group keeps per referenced rule.
 MAX_ORDERED_TIMES = 32
+#: Longest ``raw`` line (characters) of an event kept as a sample in a group (and so in an
+#: alert): beyond, the line is cut and marked with ``…``.  Groups keep up to
+#: ``MAX_ALERT_SAMPLES`` events each, a long line in each would multiply the memory a
+#: group costs.
+SAMPLE_RAW_LIMIT = 512
 #: Most event types whose candidate detections are cached.
 _DISPATCH_CACHE = 4096
 
@@ -417,6 +425,12 @@ class _OrderedGroup(_Group):
         self.until = _NEVER
         self.samples = []
         self.times: list[tuple[float, ...]] = [()] * width
+
+
+def _as_sample(event: SecurityEvent) -> SecurityEvent:
+    """``event`` with its ``raw`` line cut to :data:`SAMPLE_RAW_LIMIT` characters."""
+    raw = event.raw or ""
+    return dataclasses.replace(event, raw=raw[: SAMPLE_RAW_LIMIT - 1] + "…")
 
 
 def _add_samples(group: _Group, sample: SecurityEvent | tuple[SecurityEvent, ...]) -> None:
@@ -1062,6 +1076,9 @@ class Engine:
             if not matched:
                 matched = True
                 self._matched += 1
+                raw = event.raw
+                if raw is not None and len(raw) > SAMPLE_RAW_LIMIT:
+                    event = _as_sample(event)  # what groups keep, and alerts carry
                 ts = event.time.timestamp()
                 wm = self._wm
                 if ts > wm:

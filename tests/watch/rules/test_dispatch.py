@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -167,3 +168,50 @@ def test_soundness_examples_exercise_sets() -> None:
     assert compiled.event_types == frozenset({"a"})
     matched = [e for e in _EVENTS if compiled.match(e)]
     assert {e.event for e in matched} == {"a", "A", "a:x", "A:X"}
+
+
+# --- partial conditions: what a parser may leave out -----------------------------------------
+
+
+def _known_of(item: SecurityEvent, names: Sequence[str]) -> dict[str, str | None]:
+    values = {"event_type": item.event.split(":", 1)[0], "user": item.user}
+    return {name: values[name] for name in names}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rules(), st.sampled_from([("event_type",), ("user",), ("event_type", "user")]))
+def test_partial_conditions_are_sound(doc: dict[str, Any], names: tuple[str, ...]) -> None:
+    (rule,) = SigmaCollection.from_dicts([doc]).rules
+    assert isinstance(rule, SigmaRule)
+    compiled = compile_detection(rule, "<hypothesis>")
+    assert compiled.could_match is not None
+    rules = RuleSet.build([compiled], ())
+    for item in _EVENTS:
+        verdict = compiled.could_match(_known_of(item, names))
+        # false: no event with these values matches; true: every one does
+        if verdict is not None:
+            assert compiled.match(item) == verdict, (doc, item, names)
+        if compiled.match(item):
+            assert rules.could_use(_known_of(item, names)), (doc, item, names)
+
+
+def test_partial_conditions_decide_what_they_can() -> None:
+    rule = compile_yaml(
+        "{s: {event_type: authn_login_fail}, pam: {extra.sshd_msg: pam_auth_failure},"
+        " ip: {source_ip: null}, condition: s and not pam and not ip}"
+    )
+    assert rule.could_match is not None
+    fail = {"event_type": "authn_login_fail"}
+    assert rule.could_match(fail) is None  # the other fields decide
+    assert rule.could_match({**fail, "extra.sshd_msg": "pam_auth_failure"}) is False
+    assert rule.could_match({**fail, "extra.sshd_msg": "failed"}) is None
+    assert rule.could_match({**fail, "extra.sshd_msg": "failed", "source_ip": "x"}) is True
+    assert rule.could_match({"event_type": "authn_login_success"}) is False
+    rules = RuleSet.build([rule], ())
+    assert rules.could_use({**fail, "extra.sshd_msg": "failed"})
+    assert not rules.could_use({**fail, "extra.sshd_msg": "pam_auth_failure"})
+    assert not rules.could_use({"event_type": "sshd_probe"})
+    # a rule that reads every event keeps everything
+    anything = compile_yaml("{s: {user: joe}, condition: s}", name="other")
+    both = RuleSet.build([rule, anything], ())
+    assert both.could_use({"event_type": "sshd_probe"})

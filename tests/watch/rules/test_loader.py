@@ -192,6 +192,17 @@ def test_rule_named_in_errors(tmp_path: Path) -> None:
     assert "unknown field 'Foo'" in info.value.problem
 
 
+def test_a_numeric_id_says_what_to_write(tmp_path: Path) -> None:
+    text = "title: t\nname: jail\nid: 42\nlogsource: {product: turbosec}\n"
+    text += "detection: {sel: {user: bob}, condition: sel}\n"
+    with pytest.raises(RuleLoadError) as info:
+        load_text(tmp_path, text)
+    assert info.value.path == str(tmp_path / "rules.yml")
+    assert info.value.rule == "jail"
+    assert info.value.problem.startswith("id 42 must be a UUID written as text, not a number")
+    assert "id: '42'" in info.value.problem
+
+
 def test_duplicate_ids_and_names_name_both_files(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(_rule("same"))
     (tmp_path / "b.yml").write_text(_rule("same"))

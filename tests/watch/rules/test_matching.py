@@ -6,7 +6,7 @@ import pytest
 
 from tests.watch.rules import T0, compile_yaml, event
 from turbosec.core.event import SecurityEvent
-from turbosec.watch.rules import sigma
+from turbosec.watch.rules import matcher
 from turbosec.watch.rules.sigma import CompileError
 
 JOE_FAIL = event("authn_login_fail:joe", user="joe", source_ip="203.0.113.9", status=401)
@@ -355,7 +355,7 @@ def test_same_field_pieces_merge_correctly() -> None:
 
 
 def test_results_stay_right_when_the_memo_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sigma, "MEMO_LIMIT", 3)
+    monkeypatch.setattr(matcher, "MEMO_LIMIT", 3)
     compiled = compile_yaml("{sel: {user|endswith: '7'}, condition: sel}")
     users = [f"u{i}" for i in range(40)] + ["x" * 5000 + "7", "x" * 5000]
     for _ in range(2):

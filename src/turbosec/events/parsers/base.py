@@ -19,7 +19,7 @@ so a source uses one parser instance for one stream of lines.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -63,6 +63,9 @@ class ParseStats:
 
     ``lines = events + skipped + malformed``.  ``samples`` keeps the first
     ``max_samples`` malformed lines; ``reasons`` counts malformed lines per reason.
+    ``unused`` (part of ``skipped``) counts the lines a parser restricted to what the
+    loaded rules can use (:meth:`Parser.restrict`) left out in :meth:`Parser.parse_block`:
+    events no rule could match, and lines it did not need to read at all.
     """
 
     max_samples: int = 20
@@ -70,6 +73,7 @@ class ParseStats:
     events: int = 0
     skipped: int = 0
     malformed: int = 0
+    unused: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     samples: list[MalformedSample] = field(default_factory=list)
 
@@ -85,6 +89,7 @@ class ParseStats:
         self.events += other.events
         self.skipped += other.skipped
         self.malformed += other.malformed
+        self.unused += other.unused
         for reason, count in other.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + count
         room = self.max_samples - len(self.samples)
@@ -96,6 +101,7 @@ class ParseStats:
             "lines": self.lines,
             "events": self.events,
             "skipped": self.skipped,
+            "unused": self.unused,
             "malformed": self.malformed,
             "reasons": dict(sorted(self.reasons.items())),
             "samples": [sample.to_dict() for sample in self.samples],
@@ -130,6 +136,28 @@ class Parser(abc.ABC):
         :class:`MalformedLine` for a line of this format it cannot read.  ``source`` goes
         into the event (``file:line`` or a stream id).
         """
+
+    def restrict(self, could_use: Callable[[Mapping[str, str | None]], bool]) -> bool:
+        """Leave out the events no loaded rule can match; ``True`` when this parser can.
+
+        ``could_use`` is :meth:`RuleSet.could_use <turbosec.watch.rules.model.RuleSet.could_use>`:
+        given the values of some fields of an event (``event_type``, ``appid``...), whether
+        a rule could match it.  A restricted parser returns ``None`` for the events it
+        leaves out (counted skipped and ``unused``) and may read only the lines that can
+        hold the others (:meth:`parse_block`).  Alerts are the same either way.  The
+        default: no restriction.
+        """
+        return False
+
+    def parse_block(
+        self, text: str, source: str, stats: ParseStats, *, first_line: int = 1
+    ) -> list[SecurityEvent] | None:
+        """Parse a block of whole lines (``text``: lines joined by ``\\n``, no final line
+        end) at once, counting every line in ``stats`` as :func:`parse_lines` does; or
+        ``None`` when this parser has no faster way for this block (the caller then splits
+        it and uses :func:`parse_lines`).  The default: ``None``.
+        """
+        return None
 
 
 def parse_lines(

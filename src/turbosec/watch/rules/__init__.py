@@ -1,8 +1,10 @@
 """Sigma detection and correlation rules for ``turbosec watch``.
 
 ``model`` is what the engine evaluates, ``fields`` how a rule reads an event, ``sigma``
-compiles pySigma's rule objects into the model and ``loader`` reads rule files (and the
-built-in ``pack``) into a :class:`RuleSet`::
+checks pySigma's rule objects and writes their logic in a plain form that ``matcher``
+compiles into predicates, ``parsing`` reads Sigma YAML with pySigma, ``cache`` keeps
+compiled rule sets (plain data) so that known rules load without pySigma, and ``loader``
+reads rule files (and the built-in ``pack``) into a :class:`RuleSet`::
 
     rules = load_rules([Path("rules/")])
     for detection in rules.candidates(event.event):
@@ -16,6 +18,7 @@ from turbosec.watch.rules.loader import (
     load_rules,
     rule_files,
 )
+from turbosec.watch.rules.matcher import DEFAULT_SEVERITY
 from turbosec.watch.rules.model import (
     EXTRA_PREFIX,
     FIELDS,
@@ -31,7 +34,6 @@ from turbosec.watch.rules.model import (
     RuleSet,
     event_type_key,
 )
-from turbosec.watch.rules.sigma import DEFAULT_SEVERITY
 
 __all__ = [
     "BUILTIN_PREFIX",

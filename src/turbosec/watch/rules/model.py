@@ -114,6 +114,10 @@ class Detection:
     match: Predicate
     event_types: frozenset[str] | None
     generate: bool = True
+    #: The condition on some fields' values only (``{"event_type": ..., "appid": ...}``):
+    #: ``False`` when no event with those values can match (see :meth:`RuleSet.could_use`).
+    #: ``None``: not known, any event may match.
+    could_match: Callable[[Mapping[str, str | None]], bool | None] | None = None
 
 
 class CorrelationType(enum.StrEnum):
@@ -256,6 +260,26 @@ class RuleSet:
         if not self.any_type:
             return specific
         return specific + self.any_type
+
+    def could_use(self, known: Mapping[str, str | None]) -> bool:
+        """Whether some rule could match an event whose fields in ``known`` have these
+        values (field names as rules write them: ``event_type``, ``appid``,
+        ``extra.sshd_msg``...; a field's value ``None`` means the event has none).
+
+        ``False`` is a promise: no detection can match such an event, whatever its other
+        fields, so a parser may leave it out.  Detections without a partial condition
+        answer "maybe" (only their event types are used).
+        """
+        event_type = known.get("event_type")
+        if event_type is None or not isinstance(event_type, str):
+            detections: Sequence[Detection] = self.detections
+        else:
+            detections = self.candidates(event_type)
+        for detection in detections:
+            could = detection.could_match
+            if could is None or could(known) is not False:
+                return True
+        return False
 
     @property
     def all_meta(self) -> tuple[RuleMeta, ...]:
