@@ -28,7 +28,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def test_migrate_and_projects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "hub.db")
     code, out, _ = _run(capsys, "hub", "migrate", "--db", db)
-    assert code == 0 and "schema at revision 0001_initial" in out
+    assert code == 0 and "schema at revision 0002_alerts" in out
     assert _run(capsys, "hub", "migrate", "--db", db)[0] == 0
     code, out, _ = _run(
         capsys,

@@ -10,13 +10,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.hub.conftest import Hub
 from tests.hub.reports import dumps, findings, report
+from turbosec.core.event import Alert
+from turbosec.core.severity import Severity
 from turbosec.hub import service
 from turbosec.hub.models import Finding, TokenScope
 
@@ -44,6 +48,23 @@ def _report() -> bytes:
     return dumps(report(findings(range(3))))
 
 
+def _alert() -> Alert:
+    first = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    return Alert(
+        rule_id="ssh-brute-force",
+        title="SSH password brute force",
+        severity=Severity.HIGH,
+        group=(("source_ip", "203.0.113.9"),),
+        first_seen=first,
+        last_seen=first + timedelta(seconds=30),
+        count=12,
+    )
+
+
+# sent by the POST case (as the upload token, before the GET cases run), so it exists
+ALERT_ID = _alert().alert_id
+
+
 ALL = (*PROJECT_TOKENS, *USERS)
 CASES = [
     Case(
@@ -58,6 +79,14 @@ CASES = [
     Case("GET", "/api/v1/projects/alpha", ALL),
     Case("POST", "/api/v1/projects/alpha/scans", ("upload", "admin"), raw=_report(), success=201),
     Case("GET", "/api/v1/projects/alpha/scans", ALL),
+    Case(
+        "POST",
+        "/api/v1/projects/alpha/alerts",
+        ("upload", "admin"),
+        raw=orjson.dumps([_alert().to_dict()]),
+    ),
+    Case("GET", "/api/v1/projects/alpha/alerts", ALL),
+    Case("GET", "/api/v1/projects/alpha/alerts/{alert}", ALL),
     Case("GET", "/api/v1/projects/alpha/findings", ALL),
     Case("GET", "/api/v1/projects/alpha/findings/{finding}", ALL),
     Case(
@@ -140,6 +169,7 @@ def test_every_route_is_in_the_matrix(hub: Hub) -> None:
     covered = set()
     for c in CASES:
         path = c.path.replace("{finding}", "{finding_id}").replace("{token}", "{token_id}")
+        path = path.replace("{alert}", "{alert_id}")
         covered.add(f"{c.method} {path.replace('/alpha', '/{project}')}")
     assert routes - covered - set(PUBLIC) == set(), "add the new routes to CASES"
 
@@ -150,7 +180,7 @@ def test_authorisation_matrix(hub: Hub) -> None:
         finding_id = s.execute(select(Finding.id).limit(1)).scalar_one()
     failures = []
     for case, caller in itertools.product(CASES, CALLERS):
-        path = case.path.replace("{finding}", str(finding_id))
+        path = case.path.replace("{finding}", str(finding_id)).replace("{alert}", ALERT_ID)
         if "{token}" in path:
             path = path.replace("{token}", str(_throwaway_token(hub)))
         kwargs: dict[str, Any] = {"headers": hub.headers(caller)}

@@ -245,9 +245,10 @@ def test_make_sink_spellings_and_refusals(tmp_path: Path) -> None:
         make_sink("webhook:/tmp/x", options=fast(tmp_path))
     with pytest.raises(SinkError, match="no host"):
         make_sink("slack:https:///services/x", options=fast(tmp_path))
-    with pytest.raises(SinkError, match="no alerts endpoint") as info:
-        make_sink("hub:https://hub.example.com")
-    assert "webhook:URL" in str(info.value)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TURBOSEC_HUB_TOKEN", raising=False)
+        with pytest.raises(SinkError, match="TURBOSEC_HUB_TOKEN is not set"):
+            make_sink("hub:https://hub.example.com#shop", options=fast(tmp_path))
     with pytest.raises(SinkError, match="unknown sink"):
         make_sink("carrier-pigeon")
 

@@ -277,3 +277,37 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
     last_used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AlertRecord(Base):
+    """One alert of ``turbosec watch`` (:class:`turbosec.core.event.Alert`) sent to a project.
+
+    ``alert_id`` is the alert's stable id (rule, group, first event time): the same alert
+    sent again is recognised and stored once per project.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("project_id", "alert_id"),
+        # newest first (keyset pagination on id), with or without a severity filter
+        Index(None, "project_id", "id"),
+        Index(None, "project_id", "severity", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    alert_id: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[int] = mapped_column(SmallInteger)  # core.severity.Severity value
+    # the group-by key as a mapping, e.g. {"source_ip": "203.0.113.9"}
+    group: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen: Mapped[dt.datetime] = mapped_column()
+    last_seen: Mapped[dt.datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(BigInteger)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # at most core.event.MAX_ALERT_SAMPLES events, as SecurityEvent.to_dict wrote them
+    samples: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(200))  # "token:<name>" or "user:<name>"

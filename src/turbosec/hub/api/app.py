@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from turbosec import __version__
-from turbosec.hub.api import admin, findings, projects, scans
+from turbosec.hub.api import admin, alerts, findings, projects, scans
 from turbosec.hub.api.deps import COMMON, SessionDep, error_responses
 from turbosec.hub.api.schemas import HealthOut
 from turbosec.hub.auth import Passwords
@@ -154,7 +154,7 @@ def create_app(settings: HubSettings, *, engine: Engine | None = None) -> FastAP
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(Exception, _internal_error)
 
-    for router in (projects.router, scans.router, findings.router, admin.router):
+    for router in (projects.router, scans.router, findings.router, alerts.router, admin.router):
         app.include_router(router, prefix=API_PREFIX)
 
     # SLA, MTTR, weekly trends and the gate (turbosec.hub.api.metrics): its routes carry

@@ -217,6 +217,43 @@ class AssignIn(_In):
     )
 
 
+# -- alerts (turbosec watch) -------------------------------------------------------------
+
+
+class AlertOut(BaseModel):
+    """An alert as ``turbosec watch`` raised it, and when the hub received it."""
+
+    alert_id: str = Field(description="stable id: rule, group and first event time")
+    rule_id: str
+    title: str
+    severity: SeverityName
+    group: dict[str, str | None] = Field(
+        description='the group-by key, e.g. {"source_ip": "203.0.113.9"}'
+    )
+    first_seen: dt.datetime = Field(description="time of the first event counted")
+    last_seen: dt.datetime = Field(description="time of the last event counted")
+    count: int = Field(description="events counted")
+    tags: list[str] = Field(description="e.g. attack.credential_access, attack.t1110.001")
+    description: str
+    samples: list[dict[str, Any]] = Field(description="at most 10 of the events counted")
+    received_at: dt.datetime = Field(description="when the hub first received it")
+    received_by: str = Field(description="token:<name> or user:<name>")
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None = Field(description="pass as cursor for the next page")
+
+
+class AlertsStored(BaseModel):
+    """What a POST of alerts did (alerts already known are not stored again)."""
+
+    received: int = Field(description="alerts in the request")
+    new: int = Field(description="alerts stored now")
+    known: int = Field(description="alerts the project already had (or repeated in the request)")
+    alert_ids: list[str] = Field(description="the alerts' ids, in request order")
+
+
 # -- users, tokens, login ---------------------------------------------------------------
 
 

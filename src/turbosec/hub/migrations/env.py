@@ -18,6 +18,9 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        # Every revision in one transaction, on SQLite too (Alembic would commit after each
+        # one there): a concurrent process never sees a half-migrated database.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()

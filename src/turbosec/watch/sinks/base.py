@@ -12,9 +12,10 @@ the alert to an on-disk spool and deliver it from a background thread.
 ``file:PATH``       JSON lines appended to ``PATH`` (skips alerts already in the file)
 ``webhook:URL``     JSON POST of each alert, retried, spooled while the receiver is down
 ``slack:URL``       the same delivery with a Slack incoming-webhook payload
+``hub:URL#PROJECT`` alerts to a findings hub project (token from TURBOSEC_HUB_TOKEN),
+                    spooled and retried like webhook:, sent in batches
 
-There is no ``hub:URL`` sink yet: the hub has no endpoint that takes alerts.  Responses
-(running a command, a blocklist file) are configured separately, see
+Responses (running a command, a blocklist file) are configured separately, see
 :mod:`turbosec.watch.response`.
 """
 
@@ -168,16 +169,14 @@ def make_sink(spec: str, *, options: SinkOptions | None = None) -> Sink:
 
         return SlackSink(rest, options=opts)
     if kind == "hub":
-        raise SinkError(
-            "the hub does not take alerts yet (it has no alerts endpoint)",
-            where=f"sink {kind}:",
-            hint="deliver alerts with webhook:URL, slack:URL or file:PATH for now",
-        )
-    shown = kind if kind in ("webhook", "slack") else spec[:80]
+        from turbosec.watch.sinks.hub import sink_from_spec
+
+        return sink_from_spec(rest, options=opts)
+    shown = kind if kind in ("webhook", "slack", "hub") else spec[:80]
     raise SinkError(
         f"unknown sink {shown!r}",
         where="--sink",
-        hint="use stdout, json, file:PATH, webhook:URL or slack:URL",
+        hint="use stdout, json, file:PATH, webhook:URL, slack:URL or hub:URL#PROJECT",
     )
 
 
