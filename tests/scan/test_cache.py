@@ -270,8 +270,9 @@ def test_project_scanner_reruns_only_when_one_of_its_inputs_changes(
     assert "--directory" in ran["checkov"][0].args and "--version" not in ran["checkov"][0].args
     assert ran["detect-secrets"][0].files == ("infra/main.tf",)
     runs = {r.name: r for r in outcome.report.tools}
-    # checkov's inputs: Dockerfile and infra/main.tf (.github/ is hidden: checkov skips it)
-    assert runs["checkov"].cached_files == 0 and runs["checkov"].scanned_files == 2
+    # checkov's inputs: Dockerfile, infra/main.tf and threatmodel.yaml (any YAML may be a
+    # Kubernetes or CloudFormation template); .github/ is hidden: checkov skips it
+    assert runs["checkov"].cached_files == 0 and runs["checkov"].scanned_files == 3
     assert view(outcome.report.findings) == view(primed.outcome.report.findings)
 
     repo.log.unlink()

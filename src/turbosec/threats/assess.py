@@ -282,15 +282,18 @@ def analyze(
     root: Path | None = None,
     check_evidence: bool = True,
     today: dt.date | None = None,
+    display_name: str | None = None,
 ) -> Analysis:
     """Load the model at ``model_path``, derive its threats, check evidence, assess.
+
+    ``display_name`` is how messages and source references call the model file.
 
     ``root`` is where pytest runs and node ids are relative to (default: the current
     directory).  Raises ModelError, RuleError or EvidenceError.
     """
     from turbosec.threats.loader import load_model
 
-    model = load_model(Path(model_path))
+    model = load_model(Path(model_path), name=display_name)
     return analyze_model(
         model,
         rule_paths=rule_paths,

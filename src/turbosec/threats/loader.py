@@ -183,10 +183,13 @@ _MAX_LISTED = 40  # alternatives listed in a message
 # --- public API ----------------------------------------------------------------------------
 
 
-def load_model(path: Path) -> ThreatModel:
-    """Load and validate the model at ``path`` and the files it includes."""
+def load_model(path: Path, *, name: str | None = None) -> ThreatModel:
+    """Load and validate the model at ``path`` and the files it includes.
+
+    ``name`` is how messages and :class:`SourceRef` call the main file (default: ``path``
+    as given), e.g. its repository-relative path when ``path`` is absolute."""
     path = Path(path)
-    name = str(path)
+    name = name or str(path)
     text = _read_file(path, name, None)
     return _Loader(path.parent, path).load(text, name)
 

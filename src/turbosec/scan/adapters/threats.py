@@ -47,7 +47,7 @@ class ThreatsScanner(InProcessScanner):
 
     def scan(self, target: Target, config: Config) -> Parsed:
         from turbosec.threats.assess import analyze
-        from turbosec.threats.findings import to_findings
+        from turbosec.threats.findings import model_file_path, to_findings
 
         settings = config.threats
         root = target.root
@@ -79,6 +79,7 @@ class ThreatsScanner(InProcessScanner):
                 collect=settings.collect,
                 root=root,
                 today=dt.date.today(),
+                display_name=Path(settings.model).as_posix(),
             )
         except TurbosecError as exc:
             raise ScannerError(
@@ -91,5 +92,6 @@ class ThreatsScanner(InProcessScanner):
         if analysis.evidence is not None:
             warnings.extend(analysis.evidence.warnings)
         for entry in analysis.stale_triage:
-            warnings.append(f"triage entry {entry.pattern!r} ({entry.ref}) matches no threat")
+            where = f"{model_file_path(analysis, entry.ref, root)}:{entry.ref.line}"
+            warnings.append(f"triage entry {entry.pattern!r} ({where}) matches no threat")
         return Parsed(findings=to_findings(analysis, root=root), warnings=warnings)
