@@ -525,14 +525,68 @@ def compare(
     return only_left, only_right
 
 
+# Options turbosec's scheduler adds: how many cores each process may use.
+PARALLEL_OPTIONS = {"semgrep": ("--jobs",), "detect-secrets": ("--cores",)}
+
+
+def same_rules_as_bundled(compiled: Path) -> bool:
+    """Does this JSON rule file hold exactly the rules of the bundled pack's YAML files?"""
+    import yaml
+
+    try:
+        data = orjson.loads(compiled.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    pack = bundled_rules()
+    rules: list[Any] = []
+    for path in sorted(p for p in pack.rglob("*") if p.suffix in (".yaml", ".yml")):
+        rules.extend(yaml.safe_load(path.read_text("utf-8"))["rules"])
+    return isinstance(data, dict) and data.get("rules") == rules
+
+
+def scheduled_options(name: str, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """turbosec's command with what its scheduler changes taken out, and what that was.
+
+    ``--jobs N`` / ``--cores N`` (cores per process) are dropped; semgrep's ``--config`` of
+    the bundled pack compiled into one JSON file counts as the pack's directory once the
+    file is checked to hold exactly the pack's rules.  The file list (after ``--``) is
+    that of the whole run: shards split it between processes.
+    """
+    cut = argv.index("--") if "--" in argv else len(argv)
+    out: list[str] = []
+    notes: dict[str, str] = {}
+    i = 0
+    while i < cut:
+        arg = argv[i]
+        if arg in PARALLEL_OPTIONS.get(name, ()) and i + 1 < cut:
+            notes[arg] = argv[i + 1]
+            i += 2
+            continue
+        if name == "semgrep" and arg == "--config" and i + 1 < cut:
+            value = Path(argv[i + 1])
+            if value.suffix == ".json" and same_rules_as_bundled(value):
+                out += [arg, str(bundled_rules())]
+                notes[arg] = "the bundled pack as one JSON file (the same rules, checked)"
+                i += 2
+                continue
+        out.append(arg)
+        i += 1
+    return out + argv[cut:], notes
+
+
 def commands_match(
     hand: dict[str, list[str]], report: dict[str, Any], corpus: Path
 ) -> dict[str, Any]:
-    """Are the by-hand commands the ones turbosec ran (flags, executable and file list)?"""
+    """Are the by-hand commands the ones turbosec ran (flags, executable and file list)?
+
+    Up to what turbosec's scheduler changes (see :func:`scheduled_options`), recorded as
+    ``scheduling``.
+    """
     ran = {t["name"]: list(t.get("command") or []) for t in report.get("tools", [])}
     result: dict[str, Any] = {}
     for name in SCANNERS:
-        mine, theirs = hand[name], ran.get(name, [])
+        mine = hand[name]
+        theirs, scheduling = scheduled_options(name, ran.get(name, []))
         cut_m = mine.index("--") if "--" in mine else len(mine)
         cut_t = theirs.index("--") if "--" in theirs else len(theirs)
         exe_same = bool(theirs) and Path(theirs[0]).resolve() == Path(mine[0]).resolve()
@@ -543,10 +597,11 @@ def commands_match(
             "executable_same": exe_same,
             "options_same": flags_same,
             "files_same": files_same,
+            "scheduling": scheduling,
         }
         if not entry["same"]:
             entry["by_hand"] = shorten(mine, corpus)
-            entry["turbosec"] = shorten(theirs, corpus)
+            entry["turbosec"] = shorten(ran.get(name, []), corpus)
             if theirs and not exe_same:
                 entry["turbosec_executable"] = theirs[0]
         result[name] = entry
@@ -785,7 +840,10 @@ def step_equivalence(corpus: Corpus, hand: ByHand, cold: GateRun) -> dict[str, A
         if not entry["same"]:
             say(f"    the command turbosec ran differs for {name}: {entry}")
     if all(e["same"] for e in commands.values()):
-        say("    commands: turbosec ran exactly the by-hand commands (executable, options, files)")
+        say("    commands: turbosec ran the by-hand commands (executable, options, files)")
+        for name, entry in commands.items():
+            if entry["scheduling"]:
+                say(f"      {name}, scheduled: {entry['scheduling']}")
     return {
         "same_findings": not (fp_only_hand or fp_only_gate or key_only_hand or key_only_gate),
         "findings_by_hand": hand_fp.total(),

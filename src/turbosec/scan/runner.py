@@ -11,13 +11,24 @@ are looked up (no process is started), then each scanner runs on what the cache 
 hold -- a file-local scanner on the changed files only, a whole-project scanner when any
 of its inputs changed -- and its fresh results are stored after the run's secret
 scrubbing.
+
+Phase two schedules work, not scanners: every process to start (a version probe, a
+scanner's run, or one shard of a large file-scope run) is a task of one pool of ``jobs``
+workers (default: the usable cores), started longest first, each process told how many
+cores it may use (``--jobs``/``--cores``), so the cores stay busy until the end without
+being oversubscribed.  Shards' outputs are merged into the document one process would
+print and parsed once; a failed shard fails its scanner.  The ``command`` reported for a
+scanner is that of the whole run (its options, every file), whatever the shards.
 """
 
 from __future__ import annotations
 
 import datetime
+import heapq
+import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC
@@ -33,7 +44,7 @@ from turbosec.core.fingerprint import assign_fingerprints
 from turbosec.core.report import FixedFinding, ScanReport, ToolRun, ToolStatus
 from turbosec.core.secrets import scrub_finding
 from turbosec.scan import adapters, policy
-from turbosec.scan.base import InProcessScanner, Parsed, Scanner
+from turbosec.scan.base import InProcessScanner, Invocation, Parsed, RunResult, Scanner
 from turbosec.scan.baseline import Baseline
 from turbosec.scan.cache import Lookup, ScanCache, cache_excludes
 from turbosec.scan.cache import default_dir as default_cache_dir
@@ -208,53 +219,298 @@ def _prepare(
     return prep
 
 
-def _execute(
-    prep: _Prepared,
-    target: Target,
-    listener: ProgressListener,
-    cache: ScanCache | None,
-) -> _ScannerResult:
-    """Run the scanner on what the cache did not hold, and merge in the cached results."""
-    scanner, cfg, lookup = prep.scanner, prep.cfg, prep.lookup
-    argv: tuple[str, ...] = ()
-    cached: list[Finding] = []
-    cached_warnings: list[str] = []
+# ---------------------------------------------------------------------------- phase two
+#
+# Work is scheduled, not scanners: every process to start is a task of one pool of
+# ``jobs`` workers (default: the usable cores), longest first, so the cores stay busy until
+# the end.  A file-scope scanner that can merge the outputs of several runs
+# (``merge_outputs``) is split into shards balanced by bytes when its work is large enough;
+# its shards' outputs are merged into one document and parsed once, exactly as one run's
+# output would be, so findings, warnings and revealed secrets are those of one process.
+
+#: Rough cost of a scanner when the adapter does not say (seconds; per process / per MB).
+DEFAULT_STARTUP_S = 1.0
+DEFAULT_SECONDS_PER_MB = 2.0
+#: Shards per worker the work is cut into (finer pieces balance better at the end).
+SHARDS_PER_WORKER = 4
+#: A shard is never smaller than this many seconds of estimated work, nor than this many
+#: times the program's start-up (each shard pays it).
+MIN_SHARD_S = 4.0
+MIN_SHARD_STARTUPS = 5.0
+_MB = 1024 * 1024
+
+
+def worker_count(configured: int | None) -> int:
+    """The pool size: the configured ``jobs``, else the cores this process may use."""
+    if configured:
+        return configured
     try:
-        if prep.error is not None:
-            raise prep.error
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _startup_s(scanner: Scanner) -> float:
+    return float(getattr(scanner, "startup_s", DEFAULT_STARTUP_S))
+
+
+def _seconds_per_mb(scanner: Scanner) -> float:
+    return float(getattr(scanner, "seconds_per_mb", DEFAULT_SECONDS_PER_MB))
+
+
+def _merger(scanner: Scanner) -> Callable[[Sequence[bytes]], bytes] | None:
+    merge = getattr(scanner, "merge_outputs", None)
+    return merge if callable(merge) else None
+
+
+def _takes_workers(scanner: Scanner) -> bool:
+    """The adapter's ``invocation`` accepts ``workers`` (how many cores the process may use)."""
+    return bool(getattr(scanner, "accepts_workers", False))
+
+
+def split_by_size(files: Sequence[str], sizes: dict[str, int], count: int) -> list[list[str]]:
+    """``files`` in at most ``count`` groups of about equal total size, each in the given order.
+
+    Largest file first into the lightest group; empty groups are dropped.
+    """
+    count = max(1, min(count, len(files)))
+    if count == 1:
+        return [list(files)] if files else []
+    heap = [(0, i) for i in range(count)]
+    groups: list[list[str]] = [[] for _ in range(count)]
+    for path in sorted(files, key=lambda p: -sizes.get(p, 0)):
+        load, i = heapq.heappop(heap)
+        groups[i].append(path)
+        heapq.heappush(heap, (load + sizes.get(path, 0) + 1, i))  # +1: empty files spread
+    position = {p: n for n, p in enumerate(files)}
+    return [sorted(g, key=position.__getitem__) for g in groups if g]
+
+
+def _sizes(root: Path, files: Sequence[str]) -> dict[str, int]:
+    prefix = os.path.join(root, "")
+    out: dict[str, int] = {}
+    for path in files:
+        try:
+            out[path] = os.stat(prefix + path).st_size
+        except OSError:
+            out[path] = 0
+    return out
+
+
+@dataclass
+class _Task:
+    """One process (or in-process scan) of phase two."""
+
+    cost: float  # estimated seconds: the pool starts the longest first
+    job: _Job
+    kind: str  # "probe", "inprocess", "shard"
+    index: int = 0
+
+    def run(self) -> None:
+        self.job.run_task(self)
+
+
+class _Job:
+    """One scanner's phase two: what to run, its tasks, and the merge of their results."""
+
+    def __init__(
+        self,
+        prep: _Prepared,
+        target: Target,
+        listener: ProgressListener,
+        cache: ScanCache | None,
+    ) -> None:
+        self.prep = prep
+        self.target = target
+        self.listener = listener
+        self.cache = cache
+        self.scope = target
+        self.needs_run = False  # a scanner process must run (not everything is cached)
+        self.files: list[str] = []  # the files it reads
+        self.sizes: dict[str, int] = {}
+        self.shards: list[list[str]] = []
+        self.outputs: list[RunResult | None] = []
+        self.workers = 1
+        self.argv: tuple[str, ...] = ()
+        self.parsed: Parsed | None = None
+        self.error: ScannerError | None = None
+        self.outcome: _ScannerResult | None = None
+        self._pending = 0
+        self._lock = threading.Lock()
+        scanner, lookup = prep.scanner, prep.lookup
+        if prep.error is not None or isinstance(scanner, InProcessScanner):
+            return
+        if lookup is not None and not lookup.to_scan:
+            return  # everything comes from the cache: no process at all
+        self.needs_run = True
+        if lookup is not None and lookup.scope == "file":
+            self.scope = target.restricted(lookup.to_scan)
+        try:
+            self.files = list(scanner.scanned_files(self.scope, prep.cfg))
+        except ScannerError as exc:
+            self.error = exc
+        self.sizes = _sizes(target.root, self.files)
+
+    @property
+    def work_s(self) -> float:
+        """Estimated seconds of scanning, start-up excluded."""
+        total = sum(self.sizes.values())
+        return _seconds_per_mb(self.prep.scanner) * total / _MB
+
+    @property
+    def cost_s(self) -> float:
+        if not self.needs_run:
+            return 0.0
+        return _startup_s(self.prep.scanner) + self.work_s
+
+    def plan(self, jobs: int, total_cost_s: float) -> list[_Task]:
+        """Cut the work into tasks; ``total_cost_s`` is the estimate of all scanners' work."""
+        prep, scanner = self.prep, self.prep.scanner
+        tasks: list[_Task] = []
+        if prep.error is not None or self.error is not None:
+            return tasks
         if isinstance(scanner, InProcessScanner):
-            parsed = scanner.scan(target, prep.config)
-            prep.version = scanner.version()
+            tasks.append(_Task(0.5, self, "inprocess"))
         else:
             if prep.version is None:
-                prep.version = _probe_version(scanner, target, cfg, prep.exe)
-                if cache is not None and prep.version is not None:
-                    cache.remember_version(prep.exe, prep.version)
-                if lookup is not None:
-                    lookup.version = prep.version  # None: the results cannot be keyed, not stored
+                tasks.append(_Task(_startup_s(scanner), self, "probe"))
+            if self.needs_run:
+                count = 1
+                if jobs > 1 and scanner.scope == "file" and _merger(scanner) is not None:
+                    startup = _startup_s(scanner)
+                    piece = max(
+                        total_cost_s / (jobs * SHARDS_PER_WORKER),
+                        MIN_SHARD_S,
+                        MIN_SHARD_STARTUPS * startup,
+                    )
+                    count = max(1, min(len(self.files), round(self.work_s / piece)))
+                self.shards = split_by_size(self.files, self.sizes, count) or [list(self.files)]
+                self.outputs = [None] * len(self.shards)
+                per_mb = _seconds_per_mb(scanner)
+                for i, shard in enumerate(self.shards):
+                    cost = _startup_s(scanner) + per_mb * sum(self.sizes[p] for p in shard) / _MB
+                    tasks.append(_Task(cost, self, "shard", i))
+        self._pending = len(tasks)
+        return tasks
+
+    def set_workers(self, workers: int) -> None:
+        """How many cores each of this scanner's processes may use; the command shown."""
+        self.workers = workers
+        if not self.shards:
+            return
+        try:
+            self.argv = self._invocation(self.scope).argv
+        except ScannerError as exc:
+            self.error = exc
+
+    def _invocation(self, scope: Target) -> Invocation:
+        prep = self.prep
+        if _takes_workers(prep.scanner):
+            invocation: Invocation = prep.scanner.invocation(  # type: ignore[call-arg]
+                scope, prep.cfg, prep.exe, workers=self.workers
+            )
+            return invocation
+        return prep.scanner.invocation(scope, prep.cfg, prep.exe)
+
+    # -- running -------------------------------------------------------------------------
+    def run_task(self, task: _Task) -> None:
+        try:
+            if self.error is None:  # a failed shard fails the scanner: skip the rest
+                if task.kind == "probe":
+                    self._probe()
+                elif task.kind == "inprocess":
+                    self._in_process()
+                else:
+                    self.outputs[task.index] = self._run_shard(task.index)
+        except ScannerError as exc:
+            with self._lock:
+                if self.error is None:
+                    self.error = exc
+        finally:
+            with self._lock:
+                self._pending -= 1
+                last = self._pending == 0
+        if last:
+            self.finish()
+
+    def _probe(self) -> None:
+        prep = self.prep
+        prep.version = _probe_version(prep.scanner, self.target, prep.cfg, prep.exe)
+        if self.cache is not None and prep.version is not None:
+            self.cache.remember_version(prep.exe, prep.version)
+
+    def _in_process(self) -> None:
+        prep = self.prep
+        assert isinstance(prep.scanner, InProcessScanner)
+        self.parsed = prep.scanner.scan(self.target, prep.config)
+        prep.version = prep.scanner.version()
+
+    def _run_shard(self, index: int) -> RunResult:
+        prep = self.prep
+        scope = self.scope if len(self.shards) == 1 else self.scope.restricted(self.shards[index])
+        invocation = self._invocation(scope)
+        result = run_process(
+            prep.scanner.name, invocation.argv, invocation.cwd, invocation.env, prep.cfg.timeout
+        )
+        if result.returncode not in invocation.ok_returncodes:
+            part = f" (part {index + 1} of {len(self.shards)})" if len(self.shards) > 1 else ""
+            raise ScannerError(
+                prep.scanner.name,
+                f"exited with code {result.returncode}"
+                + (" (killed by a signal)" if result.returncode < 0 else "")
+                + part,
+                hint="run the command shown with -v by hand to see why it failed",
+                stderr_tail=stderr_tail(result.stderr),
+            )
+        return result
+
+    def _merged(self) -> RunResult:
+        results = [r for r in self.outputs if r is not None]
+        if len(results) == 1:
+            return results[0]
+        merge = _merger(self.prep.scanner)
+        assert merge is not None
+        try:
+            stdout = merge([r.stdout for r in results])
+        except ParseError as exc:
+            raise ScannerError(
+                self.prep.scanner.name,
+                f"printed output turbosec cannot read: {exc.message}",
+                hint="check the scanner's version and installation; "
+                "run it by hand to see its output",
+                stderr_tail=stderr_tail(b"\n".join(r.stderr for r in results)),
+            ) from exc
+        return RunResult(
+            returncode=max(r.returncode for r in results),
+            stdout=stdout,
+            stderr=b"\n".join(r.stderr for r in results if r.stderr),
+            duration_s=max(r.duration_s for r in results),
+        )
+
+    def finish(self) -> None:
+        """Merge and parse the outputs, store them in the cache, report the scanner's run."""
+        prep = self.prep
+        scanner, cfg, lookup, cache = prep.scanner, prep.cfg, prep.lookup, self.cache
+        argv = self.argv
+        cached: list[Finding] = []
+        cached_warnings: list[str] = []
+        try:
+            if prep.error is not None:
+                raise prep.error
+            if self.error is not None:
+                raise self.error
+            if lookup is not None and prep.version is not None and lookup.version is None:
+                lookup.version = prep.version
             if lookup is not None:
                 cached, cached_warnings = lookup.cached()
-            if lookup is not None and not lookup.to_scan:
-                parsed = Parsed(findings=[])  # everything came from the cache: no process at all
+            if isinstance(scanner, InProcessScanner):
+                parsed = self.parsed or Parsed(findings=[])
+            elif not self.shards:
+                parsed = Parsed(findings=[])  # everything came from the cache
             else:
-                scope = target
-                if lookup is not None and lookup.scope == "file":
-                    scope = target.restricted(lookup.to_scan)
-                invocation = scanner.invocation(scope, cfg, prep.exe)
-                argv = invocation.argv
-                result = run_process(
-                    scanner.name, invocation.argv, invocation.cwd, invocation.env, cfg.timeout
-                )
-                if result.returncode not in invocation.ok_returncodes:
-                    raise ScannerError(
-                        scanner.name,
-                        f"exited with code {result.returncode}"
-                        + (" (killed by a signal)" if result.returncode < 0 else ""),
-                        hint="run the command shown with -v by hand to see why it failed",
-                        stderr_tail=stderr_tail(result.stderr),
-                    )
+                result = self._merged()
                 try:
-                    parsed = scanner.parse(result, scope)
+                    parsed = scanner.parse(result, self.scope)
                 except ParseError as exc:
                     raise ScannerError(
                         scanner.name,
@@ -265,37 +521,52 @@ def _execute(
                     ) from exc
                 if cache is not None and lookup is not None:
                     cache.record(lookup, parsed)
-        findings = [*cached, *parsed.findings]
-        run = ToolRun(
-            name=scanner.name,
-            version=prep.version,
-            status=ToolStatus.OK,
-            duration_s=time.monotonic() - prep.started,
-            findings=len(findings),
-            optional=cfg.optional,
-            command=argv,
-            cached_files=lookup.cached_files if lookup is not None else None,
-            scanned_files=len(lookup.to_scan) if lookup is not None else None,
-        )
-        outcome = _ScannerResult(
-            run,
-            findings,
-            [f"{scanner.name}: {w}" for w in (*cached_warnings, *parsed.warnings)],
-            secrets=list(parsed.secrets),
-        )
-    except ScannerError as exc:
-        run = ToolRun(
-            name=scanner.name,
-            version=prep.version,
-            status=ToolStatus.FAILED,
-            duration_s=time.monotonic() - prep.started,
-            error=exc.diagnostics(),
-            optional=cfg.optional,
-            command=argv,
-        )
-        outcome = _ScannerResult(run, [], [], exc)
-    listener.finished(outcome.run)
-    return outcome
+            findings = [*cached, *parsed.findings]
+            run = ToolRun(
+                name=scanner.name,
+                version=prep.version,
+                status=ToolStatus.OK,
+                duration_s=time.monotonic() - prep.started,
+                findings=len(findings),
+                optional=cfg.optional,
+                command=argv,
+                cached_files=lookup.cached_files if lookup is not None else None,
+                scanned_files=len(lookup.to_scan) if lookup is not None else None,
+            )
+            outcome = _ScannerResult(
+                run,
+                findings,
+                [f"{scanner.name}: {w}" for w in (*cached_warnings, *parsed.warnings)],
+                secrets=list(parsed.secrets),
+            )
+        except ScannerError as exc:
+            run = ToolRun(
+                name=scanner.name,
+                version=prep.version,
+                status=ToolStatus.FAILED,
+                duration_s=time.monotonic() - prep.started,
+                error=exc.diagnostics(),
+                optional=cfg.optional,
+                command=argv,
+            )
+            outcome = _ScannerResult(run, [], [], exc)
+        self.outcome = outcome
+        self.listener.finished(outcome.run)
+
+
+def _schedule(jobs_list: Sequence[_Job], workers: int) -> list[_Task]:
+    """Every job's tasks in the order to start them; each process told how many cores to use."""
+    total = sum(j.cost_s for j in jobs_list)
+    tasks = [t for job in jobs_list for t in job.plan(workers, total)]
+    processes = sum(1 for t in tasks if t.kind == "shard")
+    # Fewer processes than workers (a small change, one scanner): the cores left over are
+    # shared among them; otherwise each process uses one core and the pool keeps them busy.
+    per_process = max(1, workers // processes) if 0 < processes < workers else 1
+    for job in jobs_list:
+        job.set_workers(per_process)
+    # Version probes first (short; a scanner's version is known before its scan, as when
+    # run by hand), then the longest tasks first.
+    return sorted(tasks, key=lambda t: (t.kind != "probe", -t.cost))
 
 
 def _run_scanners(
@@ -305,20 +576,34 @@ def _run_scanners(
     listener: ProgressListener,
     cache: ScanCache | None,
 ) -> list[_ScannerResult]:
-    """Run the scanners in parallel, in two phases when a cache is used.
+    """Run the scanners, in two phases when a cache is used.
 
-    Phase one finds each program, its version and what the cache holds; phase two runs
-    what is left.  A changed file is scanned by every file-scope scanner, the secret
-    scanner included, so secrets in it are known to redact the new findings of the run
-    (the cache stores no secret values).
+    Phase one finds each program, its version and what the cache holds (no process is
+    started); phase two runs what is left: every process -- a version probe, a scanner's
+    run or one shard of it -- is a task of one pool of ``jobs`` workers, longest first.  A
+    changed file is scanned by every file-scope scanner, the secret scanner included, so
+    secrets in it are known to redact the new findings of the run (the cache stores no
+    secret values).
     """
     if not scanners:
         return []
-    jobs = config.jobs or len(scanners)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="scanner") as pool:
+    workers = worker_count(config.jobs)
+    with ThreadPoolExecutor(max_workers=len(scanners), thread_name_prefix="prepare") as pool:
         prepared = list(pool.map(lambda s: _prepare(s, target, config, listener, cache), scanners))
-        futures = [pool.submit(_execute, p, target, listener, cache) for p in prepared]
-        return [f.result() for f in futures]
+    jobs_list = [_Job(p, target, listener, cache) for p in prepared]
+    tasks = _schedule(jobs_list, workers)
+    for job in jobs_list:
+        if job._pending == 0:
+            job.finish()  # nothing to run: failed early, or everything came from the cache
+    if tasks:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scanner") as pool:
+            for future in [pool.submit(task.run) for task in tasks]:
+                future.result()
+    results: list[_ScannerResult] = []
+    for job in jobs_list:
+        assert job.outcome is not None
+        results.append(job.outcome)
+    return results
 
 
 def _open_cache(request: ScanRequest) -> ScanCache | None:

@@ -28,13 +28,20 @@ turbosec reports those as warnings.
 The hard-coded password tests (B105/B106/B107) print the literal in ``issue_text``
 (``Possible hardcoded password: 'hunter2'``): turbosec redacts every such literal from
 every message, snippet and raw record, like any other secret.
+
+Bandit checks one file at a time (one process, one core), so the runner may split a large
+file list into shards run side by side: :meth:`BanditScanner.merge_outputs` joins their
+documents (``results`` and ``errors``) into the one a single run prints, which is then
+parsed once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
@@ -77,6 +84,9 @@ class BanditScanner(Scanner):
     category = Category.SAST
     description = "Python code: AST checks for injection, unsafe calls, weak crypto, secrets"
     scope = "file"  # each file's AST is checked on its own
+    # Rough cost, for the runner's scheduling: seconds per process, seconds per MB of input.
+    startup_s = 0.5
+    seconds_per_mb = 1.9
 
     def inputs(self, target: Target) -> list[str]:
         return target.matching(suffixes=SUFFIXES)
@@ -98,6 +108,22 @@ class BanditScanner(Scanner):
             *self.inputs(target),
         ]
         return Invocation(argv=tuple(argv), cwd=target.root, ok_returncodes=frozenset({0, 1}))
+
+    def merge_outputs(self, outputs: Sequence[bytes]) -> bytes:
+        """The document of one run over the files of several runs (shards of the list)."""
+        results: list[Any] = []
+        errors: list[Any] = []
+        for index, stdout in enumerate(outputs):
+            data = _decode_json(stdout)
+            part_results = data.get("results")
+            part_errors = data.get("errors", [])
+            if not isinstance(part_results, list):
+                raise ParseError(TOOL, SOURCE, f"part {index + 1} has no 'results' list")
+            if not isinstance(part_errors, list):
+                raise ParseError(TOOL, SOURCE, f"part {index + 1}: 'errors' is not a list")
+            results.extend(part_results)
+            errors.extend(part_errors)
+        return orjson.dumps({"errors": errors, "results": results})
 
     def parse(self, result: RunResult, target: Target) -> Parsed:
         data = _decode_json(result.stdout)

@@ -27,6 +27,12 @@ Output: ``{"version", "plugins_used", "filters_used", "results": {FILE: [record.
 by hashing candidate substrings, then keeps only its redacted form (snippet, message) and
 a salted hash (``secret_hash``).  The unsalted ``hashed_secret`` is dropped from ``raw``:
 a SHA-1 of a short or guessable secret is as good as the secret.
+
+Parallelism: detect-secrets starts a pool of one process per core by itself.  When the
+runner schedules the work (``invocation(..., workers=N)``) it passes ``--cores N`` (a
+main-parser option, before ``scan``) and may split a large file list into shards run side
+by side; :meth:`DetectSecretsScanner.merge_outputs` joins their ``results`` (per file) into
+the document of one run, which is then parsed once.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from turbosec.core.config import ScannerConfig
 from turbosec.core.errors import ParseError
@@ -129,6 +137,11 @@ class DetectSecretsScanner(Scanner):
     category = Category.SECRET
     description = "hard-coded credentials: provider keys and tokens, private keys, passwords"
     scope = "file"  # plugins and filters look at one file's lines at a time
+    # For the runner's scheduling: seconds per process, seconds per MB (one core), and
+    # invocation() takes ``workers``.
+    startup_s = 0.6
+    seconds_per_mb = 3.1
+    accepts_workers = True
 
     def inputs(self, target: Target) -> list[str]:
         return list(target.files)
@@ -136,9 +149,18 @@ class DetectSecretsScanner(Scanner):
     def applicable(self, target: Target) -> bool:
         return bool(target.files)
 
-    def invocation(self, target: Target, config: ScannerConfig, executable: str) -> Invocation:
-        argv = [
-            executable,
+    def invocation(
+        self,
+        target: Target,
+        config: ScannerConfig,
+        executable: str,
+        workers: int | None = None,
+    ) -> Invocation:
+        """``workers``: how many processes its pool may use (None: one per core, its default)."""
+        argv = [executable]
+        if workers is not None:
+            argv += ["--cores", str(max(1, workers))]
+        argv += [
             "scan",
             "--all-files",  # also files git does not track yet
             "--no-verify",  # no network calls to providers
@@ -149,6 +171,26 @@ class DetectSecretsScanner(Scanner):
             *target.files,
         ]
         return Invocation(argv=tuple(argv), cwd=target.root, ok_returncodes=frozenset({0}))
+
+    def merge_outputs(self, outputs: Sequence[bytes]) -> bytes:
+        """The document of one run over the files of several runs (shards of the list)."""
+        merged: dict[str, Any] = {}
+        results: dict[str, Any] = {}
+        for index, stdout in enumerate(outputs):
+            data = _decode_json(stdout)
+            part = data.get("results")
+            if not isinstance(part, Mapping):
+                raise ParseError(TOOL, SOURCE, f"part {index + 1} has no 'results' object")
+            for filename, entries in part.items():
+                if filename in results:
+                    raise ParseError(
+                        TOOL, SOURCE, f"{filename!r} is reported by two parts of the run"
+                    )
+                results[filename] = entries
+            if not merged:
+                merged = {k: v for k, v in data.items() if k != "results"}
+        merged["results"] = dict(sorted(results.items()))
+        return orjson.dumps(merged)
 
     def parse(self, result: RunResult, target: Target) -> Parsed:
         data = _decode_json(result.stdout)
