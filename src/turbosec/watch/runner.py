@@ -16,8 +16,8 @@ of a replay equal those of a live watcher over the same file.
 A replay also asks each source's parser to leave out what no loaded rule can match
 (:meth:`Parser.restrict <turbosec.events.parsers.base.Parser.restrict>`, with
 :meth:`RuleSet.could_use <turbosec.watch.rules.model.RuleSet.could_use>`).  A parser that
-can (sshd) then reads whole blocks of lines at once and builds events only for the lines
-that can hold a useful one: the alerts are the same, the statistics count the other
+can (sshd, OWASP JSON) then reads whole blocks of lines at once and builds events only
+for the lines that can hold a useful one: the alerts are the same, the statistics count the other
 lines skipped (``unused``), and a malformed line among them goes unnoticed.
 
 Checkpoints and restarts

@@ -42,7 +42,7 @@ made of letters, digits and underscores is kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from operator import itemgetter
 from typing import Any
@@ -60,7 +60,7 @@ from turbosec.core.event import (
     redact_text,
     sensitive_name,
 )
-from turbosec.events.parsers.base import MalformedLine, Parser
+from turbosec.events.parsers.base import _TOO_LONG, MAX_LINE, MalformedLine, Parser, ParseStats
 from turbosec.events.vocabulary import VOCABULARY, EventSpec, looks_like_ip, lookup, split_args
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -83,6 +83,11 @@ _COMMON = (
     "appid",
 )
 _common_fields = itemgetter(*_COMMON)
+# The name in an "event" member, read without decoding the line: up to the first quote,
+# colon (arguments follow) or backslash (an escape: then the line is decoded after all).
+_EVENT_NAME = re.compile(r'"event"\s*:\s*"([^":\\]*)([":\\])')
+#: Names whose usefulness a restricted parser remembers (names come from the log: bounded).
+_USABLE_CACHE = 4096
 
 
 class OwaspJsonParser(Parser):
@@ -103,6 +108,8 @@ class OwaspJsonParser(Parser):
         self.custom_events = dict(custom_events or {})
         self._time_key = ""
         self._time_value = _EPOCH
+        self._could_use: Callable[[Mapping[str, str | None]], bool] | None = None
+        self._usable: dict[str, bool] = {}
 
     def detect(self, sample_lines: Sequence[str]) -> float:
         seen = hits = 0
@@ -123,6 +130,91 @@ class OwaspJsonParser(Parser):
             if isinstance(event, str) and lookup(event.split(":", 1)[0], self.custom_events):
                 hits += 1
         return hits / seen if seen else 0.0
+
+    # -- restriction to what the rules can use
+
+    def restrict(self, could_use: Callable[[Mapping[str, str | None]], bool]) -> bool:
+        """Leave out the events whose type no rule can match.
+
+        :meth:`parse_block` then reads each line's event name without decoding the JSON
+        (a regular expression on the ``"event"`` member) and decodes only the lines whose
+        event a rule could use; the others are counted skipped (``unused``), so a malformed
+        line among them is not noticed.  A line whose name cannot be read for certain
+        (no ``"event"`` member, or more than one, or an escape in the name) is decoded.
+        """
+        self._could_use = could_use
+        self._usable = {}
+        return True
+
+    def _name_usable(self, name: str) -> bool:
+        """Whether an event named ``name`` (as the line writes it) could be used by a rule."""
+        usable = self._usable.get(name)
+        if usable is not None:
+            return usable
+        spec = lookup(name, self.custom_events)
+        if spec is None or self._could_use is None:
+            usable = True  # not a vocabulary event: parse() decides, as without restriction
+        else:
+            usable = self._could_use({"event_type": spec.name})
+        if len(self._usable) < _USABLE_CACHE:
+            self._usable[name] = usable
+        return usable
+
+    def parse_block(
+        self, text: str, source: str, stats: ParseStats, *, first_line: int = 1
+    ) -> list[SecurityEvent] | None:
+        """The events of a block of whole lines, decoding only the lines whose event type a
+        rule could use (after :meth:`restrict`; ``None`` before, or when the block holds a
+        NUL byte: then the caller goes line by line)."""
+        if self._could_use is None or "\x00" in text:
+            return None
+        events: list[SecurityEvent] = []
+        append = events.append
+        parse = self.parse
+        search = _EVENT_NAME.search
+        usable = self._usable
+        name_usable = self._name_usable
+        malformed = stats.malformed
+        number = first_line - 1
+        empty = unused = 0
+        for line in text.split("\n"):
+            number += 1
+            if line[-1:] == "\r":
+                line = line[:-1]
+            if not line:
+                empty += 1
+                continue
+            found = search(line)
+            if (
+                found is not None
+                and found.group(2) != "\\"
+                and line.find('"event"', found.end()) < 0
+                and line.rfind('"event"', 0, found.start()) < 0
+            ):
+                name = found.group(1)
+                keep = usable.get(name)
+                if keep is None:
+                    keep = name_usable(name)
+                if not keep:
+                    unused += 1
+                    continue
+            where = f"{source}:{number}"
+            if len(line) > MAX_LINE:
+                stats.add_malformed(where, _TOO_LONG, line)
+                continue
+            try:
+                event = parse(line, where)
+            except MalformedLine as exc:
+                stats.add_malformed(where, exc.reason, line)
+                continue
+            if event is not None:
+                append(event)
+        lines = number - first_line + 1
+        stats.lines += lines
+        stats.events += len(events)
+        stats.skipped += lines - len(events) - (stats.malformed - malformed)
+        stats.unused += unused
+        return events
 
     def parse(self, line: str, source: str) -> SecurityEvent | None:
         if line[:1] != "{" and line.lstrip()[:1] != "{":
