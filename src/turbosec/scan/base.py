@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -141,6 +142,29 @@ def decode_json(tool: str, source: str, stdout: bytes, *, expect: type | None = 
     if expect is list and not isinstance(data, list):
         raise ParseError(tool, source, f"expected a JSON array, got {type(data).__name__}")
     return data
+
+
+def merge_result_parts(
+    tool: str, source: str, outputs: Sequence[bytes]
+) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+    """The ``results`` and ``errors`` lists of several runs' JSON documents (shards of one
+    file list), concatenated in order, and the documents themselves; a ParseError names
+    the part that has no ``results`` list or whose ``errors`` is not a list."""
+    results: list[Any] = []
+    errors: list[Any] = []
+    documents: list[dict[str, Any]] = []
+    for index, stdout in enumerate(outputs):
+        data: dict[str, Any] = decode_json(tool, source, stdout, expect=dict)
+        part_results = data.get("results")
+        part_errors = data.get("errors", [])
+        if not isinstance(part_results, list):
+            raise ParseError(tool, source, f"part {index + 1} has no 'results' list")
+        if not isinstance(part_errors, list):
+            raise ParseError(tool, source, f"part {index + 1}: 'errors' is not a list")
+        results.extend(part_results)
+        errors.extend(part_errors)
+        documents.append(data)
+    return results, errors, documents
 
 
 class InProcessScanner(Scanner):

@@ -64,7 +64,14 @@ from turbosec.core.errors import ParseError, ScannerError
 from turbosec.core.finding import Category, Confidence, Finding, Location, parse_cwe
 from turbosec.core.severity import Severity
 from turbosec.scan import tools
-from turbosec.scan.base import Invocation, Parsed, RunResult, Scanner, decode_json
+from turbosec.scan.base import (
+    Invocation,
+    Parsed,
+    RunResult,
+    Scanner,
+    decode_json,
+    merge_result_parts,
+)
 from turbosec.scan.target import Target
 
 TOOL = "semgrep"
@@ -237,19 +244,9 @@ class SemgrepScanner(Scanner):
 
     def merge_outputs(self, outputs: Sequence[bytes]) -> bytes:
         """The document of one run over the files of several runs (shards of the list)."""
-        results: list[Any] = []
-        errors: list[Any] = []
+        results, errors, documents = merge_result_parts(TOOL, SOURCE, outputs)
         scanned: list[Any] = []
-        for index, stdout in enumerate(outputs):
-            data = _decode_json(stdout)
-            part_results = data.get("results")
-            part_errors = data.get("errors", [])
-            if not isinstance(part_results, list):
-                raise ParseError(TOOL, SOURCE, f"part {index + 1} has no 'results' list")
-            if not isinstance(part_errors, list):
-                raise ParseError(TOOL, SOURCE, f"part {index + 1}: 'errors' is not a list")
-            results.extend(part_results)
-            errors.extend(part_errors)
+        for data in documents:
             paths = data.get("paths")
             if isinstance(paths, Mapping) and isinstance(paths.get("scanned"), list):
                 scanned.extend(paths["scanned"])
