@@ -17,7 +17,9 @@ from turbosec.cli.main import run
 from turbosec.scan import tools
 
 ALL_BUT_BANDIT = "".join(
-    f'[scanners."{name}"]\nenabled = false\n' for name in (*tools.PINS, "deps") if name != "bandit"
+    f'[scanners."{name}"]\nenabled = false\n'
+    for name in (*tools.PINS, "deps", "threats")
+    if name != "bandit"
 )
 
 

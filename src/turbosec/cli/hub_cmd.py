@@ -276,7 +276,9 @@ def migrate(ctx: typer.Context, db: DbOpt = None) -> int:
     with _database(url) as session:
         revision = current_revision(session.get_bind())
     assert revision == head_revision()
-    state.console().print(f"{_shown(url)}: schema at revision {revision}", markup=False)
+    state.console().print(
+        f"{_shown(url)}: schema at revision {revision}", markup=False, soft_wrap=True
+    )
     return 0
 
 
