@@ -49,6 +49,9 @@ from .support import fixture
         ("pyproject.toml", None),
         ("requirements.in", None),
         ("requirements/nested/deeper.txt", None),
+        # constraints files: at the root only (deeper, a -c line brings them in)
+        ("services/api/constraints.txt", None),
+        ("docs/ref/models/constraints.txt", None),
         ("pylock.toml.orig", None),
     ],
 )

@@ -74,11 +74,15 @@ class Parser(Protocol):
     def __call__(self, path: str, text: str) -> ParsedLockfile: ...
 
 
-# format name → (module under turbosec.scan.deps.lockfiles, file-name glob patterns)
+# format name → (module under turbosec.scan.deps.lockfiles, file-name glob patterns).  A
+# pattern with a "/" matches the last two path parts; one starting with "/" only a file at
+# the repository root.  ``constraints*.txt`` is taken at the root only: deeper down the name
+# is as often a document (Django's ``docs/ref/models/constraints.txt``), and a constraints
+# file a requirements file uses is read anyway, through its ``-c`` line.
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "requirements": (
         "requirements",
-        ("requirements*.txt", "*requirements.txt", "requirements/*.txt", "constraints*.txt"),
+        ("requirements*.txt", "*requirements.txt", "requirements/*.txt", "/constraints*.txt"),
     ),
     "poetry.lock": ("poetry", ("poetry.lock",)),
     "uv.lock": ("uv", ("uv.lock",)),
@@ -100,6 +104,10 @@ def detect_format(path: str) -> str | None:
     tail2 = "/".join(parts[-2:])
     for fmt, (_module, patterns) in FORMATS.items():
         for pattern in patterns:
+            if pattern.startswith("/"):
+                if len(parts) != 1:
+                    continue
+                pattern = pattern[1:]
             subject = tail2 if "/" in pattern else name
             if fnmatch.fnmatchcase(subject.lower(), pattern.lower()):
                 return fmt
