@@ -31,6 +31,7 @@ import datetime
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -102,6 +103,12 @@ class Run:
     stdout: bytes
     stderr: bytes
     seconds: float
+    cpu_s: float = 0.0  # user + system CPU seconds of the command and the processes it waited for
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(
@@ -114,6 +121,7 @@ def run(
     what: str = "",
 ) -> Run:
     started = time.perf_counter()
+    cpu_before = children_cpu_s()  # one command at a time: the difference is this command's
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -136,13 +144,14 @@ def run(
             raise BenchError(f"{what or argv[0]}: no result after {timeout:g} s") from exc
         raise
     seconds = time.perf_counter() - started
+    cpu_s = children_cpu_s() - cpu_before
     if proc.returncode not in set(ok):
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-15:]
         raise BenchError(
             f"{what or argv[0]}: exit code {proc.returncode} after {seconds:.1f} s\n  "
             + "\n  ".join(tail)
         )
-    return Run(list(argv), proc.returncode, stdout, stderr, seconds)
+    return Run(list(argv), proc.returncode, stdout, stderr, seconds, cpu_s)
 
 
 def git(repo: Path, *args: str, ok: Iterable[int] = (0,)) -> Run:
@@ -437,6 +446,7 @@ class GateRun:
     exit_code: int
     report: dict[str, Any]
     stderr_tail: str
+    cpu_s: float = 0.0
 
     def fingerprints(self) -> collections.Counter[str]:
         return collections.Counter(f["fingerprint"] for f in self.report.get("findings", []))
@@ -450,7 +460,10 @@ class GateRun:
 
     def line(self) -> str:
         scanners = ", ".join(f"{k} {v:.1f} s" for k, v in self.tool_seconds().items())
-        return f"      {self.seconds:.2f} s (exit {self.exit_code}; scanners: {scanners})"
+        return (
+            f"      {self.seconds:.2f} s, {self.cpu_s:.1f} CPU-s "
+            f"(exit {self.exit_code}; scanners: {scanners})"
+        )
 
     def failed_tools(self) -> list[str]:
         return [
@@ -473,7 +486,7 @@ def turbosec_scan(
     if res.returncode == 2 or not out.is_file():
         raise BenchError(f"{what}: turbosec exited {res.returncode}\n  {tail}")
     report = orjson.loads(out.read_bytes())
-    gate = GateRun(res.seconds, res.returncode, report, tail)
+    gate = GateRun(res.seconds, res.returncode, report, tail, res.cpu_s)
     if gate.failed_tools():
         raise BenchError(f"{what}: scanner failed: " + "; ".join(gate.failed_tools()))
     return gate
@@ -782,6 +795,10 @@ class ByHand:
     def total_s(self) -> float:
         return self.list_s + sum(r.seconds for r in self.runs.values())
 
+    @property
+    def cpu_s(self) -> float:
+        return sum(r.cpu_s for r in self.runs.values())
+
 
 def step_by_hand(corpus: Corpus, env: dict[str, str], out_dir: Path) -> ByHand:
     say("\n(a) the three scanners by hand, one after another")
@@ -802,7 +819,7 @@ def step_by_hand(corpus: Corpus, env: dict[str, str], out_dir: Path) -> ByHand:
         )
         (out_dir / f"by-hand-{name}.json").write_bytes(res.stdout)
         runs[name] = res
-        say(f"      {res.seconds:.1f} s")
+        say(f"      {res.seconds:.1f} s, {res.cpu_s:.1f} CPU-s")
     return ByHand(commands, runs, list_s)
 
 
@@ -1028,6 +1045,14 @@ def bench(args: argparse.Namespace) -> int:
         f"files; {len(corpus.files)} files in all (detect-secrets reads every one)"
     )
     say(f"load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    cores = int(machine["usable_cores"])
+    floor_s = cold.cpu_s / cores
+    say(
+        f"CPU: (a) {hand.cpu_s:.1f} CPU-s in {a_s:.1f} s ({hand.cpu_s / a_s:.2f} cores busy on "
+        f"average); (b) {cold.cpu_s:.1f} CPU-s in {b_s:.1f} s. With {cores} cores, (b) cannot "
+        f"take less than {floor_s:.1f} s = {floor_s / a_s:.3f} x (a) unless the scanners do "
+        "less work"
+    )
 
     failed = no_change.error is not None or one_file.error is not None
     passed = b_ok and c_ok and d_ok and same_ok and not failed
@@ -1082,8 +1107,16 @@ def bench(args: argparse.Namespace) -> int:
                 **{n: round(hand.runs[n].seconds, 2) for n in BY_HAND_ORDER},
             },
             "total_s": round(a_s, 2),
+            "cpu_seconds": {n: round(hand.runs[n].cpu_s, 2) for n in BY_HAND_ORDER},
+            "cpu_total_s": round(hand.cpu_s, 2),
         },
-        "b_cold": run_summary(cold),
+        "b_cold": {
+            **run_summary(cold),
+            "cpu_s": round(cold.cpu_s, 2),
+            # the shortest wall time this CPU work allows on the usable cores
+            "cpu_floor_s": round(floor_s, 2),
+            "cpu_floor_ratio_vs_by_hand": round(floor_s / a_s, 3),
+        },
         "c_no_change": no_change.summary(),
         "d_one_file_changed": {
             "file": touched,

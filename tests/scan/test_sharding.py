@@ -26,7 +26,14 @@ from turbosec.scan import cache, runner
 from turbosec.scan.adapters.bandit import BanditScanner
 from turbosec.scan.adapters.detect_secrets import DetectSecretsScanner
 from turbosec.scan.adapters.semgrep import SemgrepScanner
-from turbosec.scan.runner import ScanOutcome, ScanRequest, run_scan, split_by_size
+from turbosec.scan.runner import (
+    ScanOutcome,
+    ScanRequest,
+    run_scan,
+    shard_plan,
+    split_by_size,
+    split_by_weights,
+)
 
 VENV_BIN = Path(sys.executable).parent
 LOG_ENV = "TURBOSEC_TEST_LAUNCHES"
@@ -112,6 +119,43 @@ def test_split_by_size_keeps_every_file_once_in_order_and_balances() -> None:
     assert sorted(split_by_size(files[:4], {}, 2)) == [["f00", "f02"], ["f01", "f03"]]
     assert split_by_size(files, sizes, 1) == [files]
     assert split_by_size([], sizes, 3) == []
+
+
+def test_shard_plan_ends_with_a_halving_tail() -> None:
+    plan = shard_plan(95.0, 18.0, 2.0)
+    assert sum(plan) == pytest.approx(95.0)
+    assert plan == sorted(plan, reverse=True)  # largest first
+    head = [p for p in plan if p >= 18.0 * 0.75]
+    tail = plan[len(head) :]
+    assert tail == pytest.approx([9.0, 4.5, 2.25])  # halving down to the smallest
+    assert all(p == pytest.approx(head[0]) for p in head)  # the head is cut evenly
+    assert len(plan) == 7
+    # small work: one shard; a tail never eats the head, nor goes below the smallest
+    assert shard_plan(20.0, 18.0, 2.0) == [20.0]
+    assert shard_plan(30.0, 18.0, 20.0) == [15.0, 15.0]
+    assert min(shard_plan(1000.0, 10.0, 3.0)) >= 3.0
+    assert shard_plan(50.0, 0.0, 2.0) == [50.0]
+
+
+def test_split_by_weights_follows_the_shares() -> None:
+    files = [f"f{i:03d}" for i in range(200)]
+    sizes = {f: 100 + (i * 37) % 50 for i, f in enumerate(files)}
+    weights = [4.0, 2.0, 1.0, 1.0]
+    groups = split_by_weights(files, sizes, weights)
+    assert sorted(f for g in groups for f in g) == files  # each file exactly once
+    for group in groups:
+        assert group == sorted(group)  # the given order is kept inside a group
+    total = sum(sizes.values())
+    for group, weight in zip(groups, weights, strict=True):
+        share = sum(sizes[f] for f in group) / total
+        assert share == pytest.approx(weight / sum(weights), abs=0.01)
+    assert split_by_weights(files[:3], sizes, [5.0, 1.0, 1.0, 1.0, 1.0]) != []
+    assert (
+        sorted(f for g in split_by_weights(files[:3], sizes, [5.0, 1, 1, 1]) for f in g)
+        == (files[:3])
+    )
+    assert split_by_weights([], sizes, [1.0, 1.0]) == []
+    assert split_by_weights(files, sizes, [1.0]) == [files]
 
 
 def test_merged_outputs_read_as_one_run() -> None:

@@ -237,6 +237,10 @@ SHARDS_PER_WORKER = 4
 #: times the program's start-up (each shard pays it).
 MIN_SHARD_S = 4.0
 MIN_SHARD_STARTUPS = 5.0
+#: The smallest tail shard (seconds of estimated work; also at least MIN_SHARD_STARTUPS
+#: start-ups).  Each scanner's last shards halve in size down to it, so the tasks the pool
+#: starts last are short and both cores finish at about the same time.
+MIN_TAIL_SHARD_S = 2.0
 _MB = 1024 * 1024
 
 
@@ -274,16 +278,54 @@ def split_by_size(files: Sequence[str], sizes: dict[str, int], count: int) -> li
     Largest file first into the lightest group; empty groups are dropped.
     """
     count = max(1, min(count, len(files)))
-    if count == 1:
-        return [list(files)] if files else []
-    heap = [(0, i) for i in range(count)]
-    groups: list[list[str]] = [[] for _ in range(count)]
+    return split_by_weights(files, sizes, [1.0] * count)
+
+
+def split_by_weights(
+    files: Sequence[str], sizes: dict[str, int], weights: Sequence[float]
+) -> list[list[str]]:
+    """``files`` in groups whose total sizes follow ``weights``, each in the given order.
+
+    Largest file first into the group furthest below its share; empty groups are dropped
+    and the rest come largest share first.
+    """
+    if not files:
+        return []
+    if len(weights) <= 1:
+        return [list(files)]
+    total = sum(sizes.get(p, 0) + 1 for p in files)  # +1: empty files spread too
+    scale = total / sum(weights)
+    targets = [w * scale for w in weights]
+    groups: list[list[str]] = [[] for _ in weights]
+    # the group with the most room left: (-(target - load), index)
+    heap = [(-t, i) for i, t in enumerate(targets)]
+    heapq.heapify(heap)
     for path in sorted(files, key=lambda p: -sizes.get(p, 0)):
-        load, i = heapq.heappop(heap)
+        room, i = heapq.heappop(heap)
         groups[i].append(path)
-        heapq.heappush(heap, (load + sizes.get(path, 0) + 1, i))  # +1: empty files spread
+        heapq.heappush(heap, (room + sizes.get(path, 0) + 1, i))
     position = {p: n for n, p in enumerate(files)}
     return [sorted(g, key=position.__getitem__) for g in groups if g]
+
+
+def shard_plan(work_s: float, piece_s: float, smallest_s: float) -> list[float]:
+    """Estimated seconds of each shard of ``work_s``: pieces of about ``piece_s``, then a tail
+    of halving shards down to ``smallest_s`` (largest first).
+
+    Cutting everything small would pay many start-ups; cutting it evenly leaves one core
+    idle while the other finishes a whole piece.  A geometric tail does neither: only a few
+    more processes, and whatever the estimates' error, the last tasks are short.
+    """
+    if piece_s <= 0 or work_s < 1.5 * piece_s:
+        return [work_s]
+    tail: list[float] = []
+    size = piece_s / 2
+    while size >= smallest_s and work_s - sum(tail) - size >= piece_s:
+        tail.append(size)
+        size /= 2
+    head = work_s - sum(tail)
+    count = max(1, round(head / piece_s))
+    return [head / count] * count + tail
 
 
 def _sizes(root: Path, files: Sequence[str]) -> dict[str, int]:
@@ -375,7 +417,7 @@ class _Job:
             if prep.version is None:
                 tasks.append(_Task(_startup_s(scanner), self, "probe"))
             if self.needs_run:
-                count = 1
+                weights = [1.0]
                 if jobs > 1 and scanner.scope == "file" and _merger(scanner) is not None:
                     startup = _startup_s(scanner)
                     piece = max(
@@ -383,8 +425,11 @@ class _Job:
                         MIN_SHARD_S,
                         MIN_SHARD_STARTUPS * startup,
                     )
-                    count = max(1, min(len(self.files), round(self.work_s / piece)))
-                self.shards = split_by_size(self.files, self.sizes, count) or [list(self.files)]
+                    smallest = max(MIN_TAIL_SHARD_S, MIN_SHARD_STARTUPS * startup)
+                    weights = shard_plan(self.work_s, piece, smallest)[: len(self.files)]
+                self.shards = split_by_weights(self.files, self.sizes, weights) or [
+                    list(self.files)
+                ]
                 self.outputs = [None] * len(self.shards)
                 per_mb = _seconds_per_mb(scanner)
                 for i, shard in enumerate(self.shards):

@@ -139,8 +139,8 @@ class DetectSecretsScanner(Scanner):
     scope = "file"  # plugins and filters look at one file's lines at a time
     # For the runner's scheduling: seconds per process, seconds per MB (one core), and
     # invocation() takes ``workers``.
-    startup_s = 0.6
-    seconds_per_mb = 3.1
+    startup_s = 0.3
+    seconds_per_mb = 2.2
     accepts_workers = True
 
     def inputs(self, target: Target) -> list[str]:
